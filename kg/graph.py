@@ -1,0 +1,323 @@
+"""From documents to one RDF graph keyed on URNs, with a source map of every fact."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
+from rdflib.term import Node
+
+from kg.corpus import Corpus
+from kg.diagnostic import Diagnostic, Severity
+from kg.document import Document, Link
+from kg.glossary import GLOSSARY_PATH
+from kg.identifier import mint_urn, safe_iri, slugify, term_urn
+from kg.kind import KINDS, Kind
+from kg.metadata import Entry, Located
+from kg.namespace import AK, bind_prefixes
+from kg.sourcemap import Location, SourceMap
+from kg.vocabulary import (
+    AUDIT_SCHEME_LABELS,
+    RULES,
+    SKIPPED_KEYS,
+    YES_NO,
+    KeyRule,
+    Shape,
+    vocabulary_scheme,
+)
+
+GLOSSARY_SCHEME = URIRef("urn:nl:ak:begrip")
+_EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
+_SOURCE_SECTIONS = frozenset({"bronnen", "bron"})
+
+
+@dataclass(frozen=True)
+class Build:
+    graph: Graph
+    sourcemap: SourceMap
+    diagnostics: tuple[Diagnostic, ...]
+
+
+@dataclass
+class _Index:
+    """How references find documents: by file name, by code and by URN, per kind; by path."""
+
+    by_kind: dict[str, dict[str, URIRef]] = field(default_factory=dict)
+    by_path: dict[str, URIRef] = field(default_factory=dict)
+
+    def add(self, document: Document) -> None:
+        names = self.by_kind.setdefault(document.kind_name, {})
+        names.setdefault(document.placement.name.lower(), document.urn)
+        names.setdefault(str(document.urn).lower(), document.urn)
+        self.by_path[document.path] = document.urn
+
+    def resolve(self, kind: Kind, value: str) -> URIRef | None:
+        names = self.by_kind.get(kind.name, {})
+        # By file name or URN only: a bare code prefix is not enough, since upstream renumbered
+        # files (``aia-06-documentatie-...`` once named what is now ``aia-02``).
+        return names.get(value.strip().lower().removesuffix(".md"))
+
+
+def build_graph(corpus: Corpus) -> Build:
+    graph = bind_prefixes(Graph())
+    sourcemap = SourceMap()
+    diagnostics: list[Diagnostic] = []
+    index = _Index()
+    for document in corpus.documents:
+        index.add(document)
+    builder = _Builder(graph, sourcemap, diagnostics, index)
+    for document in corpus.documents:
+        builder.add_document(document)
+    for term in corpus.terms:
+        location = Location(GLOSSARY_PATH, term.line)
+        sourcemap.add_resource(term.urn, location)
+        builder.add(term.urn, RDF.type, AK.Begrip, location)
+        builder.add(term.urn, RDF.type, SKOS.Concept, location)
+        builder.add(term.urn, SKOS.inScheme, GLOSSARY_SCHEME, location)
+        builder.add(term.urn, SKOS.prefLabel, Literal(term.term, lang="nl"), location)
+        if term.definition:
+            builder.add(term.urn, SKOS.definition, Literal(term.definition, lang="nl"), location)
+        builder.add(term.urn, AK.bronbestand, Literal(GLOSSARY_PATH), location)
+    return Build(graph, sourcemap, tuple(diagnostics))
+
+
+@dataclass
+class _Builder:
+    graph: Graph
+    sourcemap: SourceMap
+    diagnostics: list[Diagnostic]
+    index: _Index
+
+    def add(self, s: Node, p: URIRef, o: Node, location: Location) -> None:
+        self.graph.add((s, p, o))
+        self.sourcemap.add_fact(s, p, o, location)
+
+    def warn(self, path: str, line: int, message: str, code: str) -> None:
+        self.diagnostics.append(Diagnostic(path, line, Severity.WARNING, message, code))
+
+    def add_document(self, document: Document) -> None:
+        s = document.urn
+        kind = document.placement.kind
+        here = Location(document.path, 1)
+        self.sourcemap.add_resource(s, here)
+        for cls in kind.classes:
+            self.add(s, RDF.type, cls, here)
+        self.add(s, AK.bronbestand, Literal(document.path), here)
+        title = document.matter.get("title")
+        title_at = Location(document.path, title.line if title else document.matter.body_line)
+        label = Literal(document.title(), lang="nl")
+        if title is None or not isinstance(title.value.value, str) or not title.value.value.strip():
+            self.add(s, DCTERMS.title, label, title_at)  # a page titled by its '#' heading
+        if kind.scheme is not None:
+            self.add(s, SKOS.inScheme, kind.scheme, here)
+            self.add(s, SKOS.prefLabel, label, title_at)
+            self.add(s, SKOS.notation, Literal(document.placement.name), here)
+        for entry in document.matter.entries:
+            if entry.key in SKIPPED_KEYS:
+                continue
+            rule = RULES.get(entry.key)
+            if rule is None:
+                self.add_unknown(document, entry)
+            else:
+                self.add_entry(document, entry, rule)
+        self.add_body(document)
+
+    # -- front matter -------------------------------------------------------------------
+
+    def add_entry(self, document: Document, entry: Entry, rule: KeyRule) -> None:
+        s = document.urn
+        if rule.shape is Shape.TEXT:
+            for item in _items(entry.value):
+                if isinstance(item.value, str) and item.value.strip():
+                    self.add(s, rule.predicate, Literal(item.value.strip(), lang="nl"),
+                             Location(document.path, item.line))
+        elif rule.shape is Shape.LITERAL:
+            for item in _items(entry.value):
+                self.add_literal(document, rule, item)
+        elif rule.shape is Shape.AUDIT:
+            self.add_audit(document, entry)
+        elif rule.shape is Shape.APPLICABILITY:
+            self.add_applicability(document, entry, rule)
+        else:
+            for item in _items(entry.value):
+                self.add_tag(document, entry, rule, item)
+
+    def add_literal(self, document: Document, rule: KeyRule, item: Located) -> None:
+        value = item.value
+        if value is None or isinstance(value, (list, dict)):
+            return
+        location = Location(document.path, item.line)
+        if rule.datatype is None:
+            self.add(document.urn, rule.predicate, Literal(str(value)), location)
+            return
+        literal = Literal(str(value).lower() if isinstance(value, bool) else value,
+                          datatype=rule.datatype)
+        if not _well_formed(literal):
+            self.warn(document.path, item.line,
+                      f"{rule.key}: {value!r} is not a valid {rule.datatype.n3()}", "datatype")
+            literal = Literal(str(value))
+        self.add(document.urn, rule.predicate, literal, location)
+
+    def add_tag(self, document: Document, entry: Entry, rule: KeyRule, item: Located) -> None:
+        if not isinstance(item.value, str) or not item.value.strip():
+            self.warn(document.path, item.line, f"{entry.key}: empty value", "empty-value")
+            return
+        value = item.value.strip()
+        location = Location(document.path, item.line)
+        target_kind = rule.target_kind
+        if rule.shape is Shape.REFERENCE and target_kind is not None:
+            target = self.index.resolve(target_kind, value)
+            if target is None:
+                target = mint_urn(target_kind, value)
+                self.warn(document.path, item.line,
+                          f"{entry.key}: no {target_kind.name} named {value!r} "
+                          f"(reference kept as {target})", "unresolved-reference")
+        elif target_kind is not None:
+            target = self.index.resolve(target_kind, value) or mint_urn(target_kind, value)
+        else:
+            target = term_urn(rule.vocabulary, value)
+        self.add(document.urn, rule.predicate, target, location)
+
+    def add_audit(self, document: Document, entry: Entry) -> None:
+        mapping = entry.value.value
+        if mapping is None:
+            return
+        if not isinstance(mapping, dict):
+            self.warn(document.path, entry.line,
+                      f"{entry.key}: expected a mapping such as 'ADR: SV.8'", "audit-code")
+            return
+        for framework, codes in mapping.items():
+            scheme_code = slugify(framework)
+            scheme = URIRef(f"urn:nl:ak:auditnorm:{scheme_code}")
+            for item in _items(codes):
+                if item.value is None or isinstance(item.value, (list, dict)):
+                    continue
+                code = str(item.value).strip()
+                if not code:
+                    continue
+                location = Location(document.path, item.line)
+                concept = safe_iri(f"urn:nl:ak:auditnorm:{scheme_code}:{code}")
+                self.add(document.urn, AK.auditnorm, concept, location)
+                self.add(concept, RDF.type, SKOS.Concept, location)
+                self.add(concept, SKOS.inScheme, scheme, location)
+                self.add(concept, SKOS.notation, Literal(code), location)
+                self.add(concept, SKOS.prefLabel, Literal(f"{framework} {code}", lang="nl"),
+                         location)
+                self.sourcemap.add_resource(concept, location)
+                if scheme_code in AUDIT_SCHEME_LABELS:
+                    continue
+                self.warn(document.path, item.line,
+                          f"{entry.key}: unknown audit framework {framework!r}", "audit-code")
+
+    def add_applicability(self, document: Document, entry: Entry, rule: KeyRule) -> None:
+        """``rekenregels: [{impactvol: Ja}]``: for this kind of algorithm and impact class,
+        the vereiste applies (Ja) or not (Nee)."""
+        for item in _items(entry.value):
+            if not isinstance(item.value, dict):
+                self.warn(document.path, item.line,
+                          f"{entry.key}: expected 'impactklasse: Ja|Nee'", "applicability")
+                continue
+            for impact, answer in item.value.items():
+                location = Location(document.path, answer.line)
+                flag = YES_NO.get(str(answer.value).strip().lower())
+                node = URIRef(f"{document.urn}#toepasbaarheid-{rule.vocabulary}-{slugify(impact)}")
+                self.add(document.urn, rule.predicate, node, location)
+                self.add(node, RDF.type, AK.Toepasbaarheid, location)
+                self.add(node, AK.algoritmesoort, term_urn("algoritmesoort", rule.vocabulary),
+                         location)
+                self.add(node, AK.impactklasse, term_urn("impactklasse", impact), location)
+                if flag is None:
+                    self.warn(document.path, answer.line,
+                              f"{entry.key}: {impact}: expected Ja or Nee, got {answer.value!r}",
+                              "applicability")
+                    self.add(node, RDFS.comment, Literal(str(answer.value)), location)
+                else:
+                    self.add(node, AK.vanToepassing, Literal(flag), location)
+
+    def add_unknown(self, document: Document, entry: Entry) -> None:
+        predicate = AK[_camel(entry.key)]
+        self.warn(document.path, entry.line,
+                  f"unknown front-matter key {entry.key!r} (kept as {predicate.n3()})",
+                  "unknown-key")
+        for item in _items(entry.value):
+            if item.value is not None:
+                value = item.plain()
+                self.add(document.urn, predicate, Literal(str(value)),
+                         Location(document.path, item.line))
+
+    # -- body -----------------------------------------------------------------------------
+
+    def add_body(self, document: Document) -> None:
+        s = document.urn
+        if document.introduction:
+            self.add(s, AK.inleiding, Literal(document.introduction, lang="nl"),
+                     Location(document.path, document.introduction_line))
+        self.add_links(document, document.introduction_links, sources=False)
+        used: set[str] = set()
+        for position, section in enumerate(document.sections, start=1):
+            anchor = slugify(section.heading)
+            if anchor in used:
+                anchor = f"{anchor}-{position}"
+            used.add(anchor)
+            node = URIRef(f"{s}#{anchor}")
+            location = Location(document.path, section.line)
+            self.sourcemap.add_resource(node, location)
+            self.add(s, AK.sectie, node, location)
+            self.add(node, RDF.type, AK.Sectie, location)
+            self.add(node, AK.kop, Literal(section.heading, lang="nl"), location)
+            self.add(node, AK.positie, Literal(position), location)
+            self.add(node, AK.markdown, Literal(section.markdown, lang="nl"), location)
+            is_sources = section.heading.strip().lower() in _SOURCE_SECTIONS
+            self.add_links(document, section.links, sources=is_sources)
+
+    def add_links(self, document: Document, links: tuple[Link, ...], sources: bool) -> None:
+        for link in links:
+            location = Location(document.path, link.line)
+            target = link.target
+            if target.startswith(("http://", "https://")):
+                predicate = DCTERMS.source if sources else RDFS.seeAlso
+                self.add(document.urn, predicate, safe_iri(target), location)
+                continue
+            if _EXTERNAL.match(target) or target.startswith("#"):
+                continue  # mailto:, anchors within the page
+            urn = self.resolve_path(document.path, target)
+            if urn is None:
+                if urlsplit(target).path.endswith(".md"):
+                    self.warn(document.path, link.line, f"link to a missing page: {target}",
+                              "broken-link")
+                continue
+            if urn != document.urn:
+                self.add(document.urn, DCTERMS.references, urn, location)
+
+    def resolve_path(self, source: str, target: str) -> URIRef | None:
+        path = unquote(urlsplit(target).path)
+        if not path:
+            return None
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(source), path))
+        candidates = [joined]
+        if not joined.endswith(".md"):
+            candidates += [f"{joined}.md", f"{joined}/index.md"]
+        for candidate in candidates:
+            if candidate in self.index.by_path:
+                return self.index.by_path[candidate]
+        return None
+
+
+def _items(located: Located) -> list[Located]:
+    return located.value if isinstance(located.value, list) else [located]
+
+
+def _camel(key: str) -> str:
+    head, *rest = re.split(r"[-_\s]+", key.strip())
+    return head.lower() + "".join(part.capitalize() for part in rest)
+
+
+def _well_formed(literal: Literal) -> bool:
+    return literal.datatype in (XSD.string, None) or literal.ill_typed is False
+
+
+__all__ = ["KINDS", "BNode", "Build", "build_graph"]
