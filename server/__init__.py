@@ -1,0 +1,28 @@
+"""The Flask application that publishes a built graph: SPARQL, dumps, URN pages.
+
+``create_app(settings)`` is the application factory; it loads the publication folder once at
+start-up and registers the blueprints. The server reads only ``dist/``: it never builds.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from kg.config import Settings
+from server.dataset import load_dataset
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> Flask:
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.config["KG_SETTINGS"] = settings
+    app.extensions["kg_dataset"] = load_dataset(settings.out)
+
+    from server.health import blueprint as health
+
+    app.register_blueprint(health)
+    return app

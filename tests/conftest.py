@@ -1,0 +1,168 @@
+"""Shared fixtures: built publications, Flask apps, live servers, the upstream releases."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from kg.cli import run_build
+from kg.config import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+REAL_CORPUS = SHARED / "corpus" / "algoritmekader"
+BUNDLE = SHARED / "corpus" / "algoritmekader.bundle"
+SEEDS = SHARED / "seeds"
+SAMPLE_CONTENT = REPO / "content"
+
+
+def build_publication(content: Path, out: Path) -> tuple[int, str, str]:
+    """Run ``kg build`` in-process; returns (exit code, stdout, stderr)."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    status = run_build(Settings(content=content, out=out), stdout, stderr)
+    return status, stdout.getvalue(), stderr.getvalue()
+
+
+@pytest.fixture(scope="session")
+def real_corpus() -> Path:
+    if not REAL_CORPUS.is_dir():
+        pytest.skip("../shared/corpus/algoritmekader is not here")
+    return REAL_CORPUS
+
+
+@pytest.fixture(scope="session")
+def sample_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sample") / "dist"
+    status, _, stderr = build_publication(SAMPLE_CONTENT, out)
+    assert status == 0, stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def real_dist(tmp_path_factory: pytest.TempPathFactory, real_corpus: Path) -> Path:
+    out = tmp_path_factory.mktemp("real") / "dist"
+    status, _, stderr = build_publication(real_corpus, out)
+    assert status in (0, 1), stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def make_app() -> Callable[..., Flask]:
+    from server import create_app
+
+    def make(dist: Path, **overrides: object) -> Flask:
+        app = create_app(Settings(out=dist, **overrides))  # type: ignore[arg-type]
+        app.testing = True
+        return app
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def app(make_app: Callable[..., Flask], sample_dist: Path) -> Flask:
+    return make_app(sample_dist)
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def real_app(make_app: Callable[..., Flask], real_dist: Path) -> Flask:
+    return make_app(real_dist)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """``kg serve --dist`` in a child process on 127.0.0.1 and a free port."""
+
+    def __init__(self, dist: Path, *extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = dist.parent / f"server-{self.port}.log"
+        command = [
+            sys.executable,
+            "-m",
+            "kg.cli",
+            "serve",
+            "--dist",
+            str(dist),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            *extra,
+        ]
+        self.process = subprocess.Popen(
+            command,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env={k: v for k, v in os.environ.items() if not k.startswith("KG_")},
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not come up: {self.log.read_text()}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server(sample_dist: Path) -> Iterator[LiveServer]:
+    server = LiveServer(sample_dist)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every release tag of the upstream history, checked out: tag -> content folder."""
+    if not BUNDLE.is_file():
+        pytest.skip("../shared/corpus/algoritmekader.bundle is not here")
+    root = tmp_path_factory.mktemp("releases")
+    clone = root / "clone"
+    subprocess.run(["git", "clone", "-q", str(BUNDLE), str(clone)], check=True)
+    tags = subprocess.run(
+        ["git", "-C", str(clone), "tag"], check=True, capture_output=True, text=True
+    ).stdout.split()
+    out: dict[str, Path] = {}
+    for tag in tags:
+        folder = root / tag
+        folder.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(clone), "archive", tag], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+        out[tag] = folder
+    return out
