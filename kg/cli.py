@@ -31,27 +31,34 @@ def make_parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="build the graph and write the dumps")
     _content_flag(build)
     build.add_argument("--out", type=Path, help="publication folder (default: dist/; KG_DIST)")
-    build.add_argument("--strict", action="store_true", default=None,
-                       help="treat warnings as errors")
+    build.add_argument(
+        "--strict", action="store_true", default=None, help="treat warnings as errors"
+    )
 
     serve = commands.add_parser("serve", help="serve SPARQL, dumps and URN pages over HTTP")
     source = serve.add_mutually_exclusive_group()
     _content_flag(source)
-    source.add_argument("--dist", dest="out", type=Path,
-                        help="serve this publication folder as it is (KG_DIST)")
+    source.add_argument(
+        "--dist", dest="out", type=Path, help="serve this publication folder as it is (KG_DIST)"
+    )
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1; KG_HOST)")
     serve.add_argument("--port", type=int, help="port (default 5000; KG_PORT)")
     serve.add_argument("--workers", type=int, help="gunicorn worker processes (KG_WORKERS)")
-    serve.add_argument("--query-timeout", type=float,
-                       help="seconds before a SPARQL query is stopped (default 10; KG_QUERY_TIMEOUT)")
-    serve.add_argument("--max-rows", type=int,
-                       help="result rows per answer at most (default 10000; KG_MAX_ROWS)")
+    serve.add_argument(
+        "--query-timeout",
+        type=float,
+        help="seconds before a SPARQL query is stopped (KG_QUERY_TIMEOUT)",
+    )
+    serve.add_argument(
+        "--max-rows", type=int, help="result rows per answer at most (default 10000; KG_MAX_ROWS)"
+    )
     return parser
 
 
 def _content_flag(parser: argparse.ArgumentParser | argparse._MutuallyExclusiveGroup) -> None:
     parser.add_argument(
-        "--content", type=Path,
+        "--content",
+        type=Path,
         help="content folder in the upstream layout, with docs/ (default: content/; KG_CONTENT)",
     )
 
@@ -70,7 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from server.runner import run_server  # the server is optional for building
 
-            return run_server(settings, serve_existing=args.content is None and args.out is not None)
+            return run_server(
+                settings, serve_existing=args.content is None and args.out is not None
+            )
     except ContentFolderError as error:
         print(f"kg: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -94,10 +103,15 @@ def run_build(settings: Settings, out: TextIO, err: TextIO) -> int:
     print(f"documents: {documents}; {len(corpus.terms)} glossary terms", file=out)
     print(f"triples: {len(build.graph)}", file=out)
     if corpus.rejected:
-        print(f"left out ({len(corpus.rejected)} files with errors): "
-              + ", ".join(corpus.rejected), file=out)
-    print(f"errors: {counts[Severity.ERROR]}, warnings: {counts[Severity.WARNING]}, "
-          f"info: {counts[Severity.INFO]}", file=out)
+        print(
+            f"left out ({len(corpus.rejected)} files with errors): " + ", ".join(corpus.rejected),
+            file=out,
+        )
+    print(
+        f"errors: {counts[Severity.ERROR]}, warnings: {counts[Severity.WARNING]}, "
+        f"info: {counts[Severity.INFO]}",
+        file=out,
+    )
     print(f"published to {publication.path} in {elapsed:.2f} s", file=out)
     failing = counts[Severity.ERROR] + (counts[Severity.WARNING] if settings.strict else 0)
     return EXIT_INVALID if failing else EXIT_OK

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from rdflib import URIRef
@@ -11,6 +11,7 @@ from rdflib import URIRef
 from kg.diagnostic import Diagnostic, Severity
 from kg.document import Document, parse_document
 from kg.glossary import GLOSSARY_PATH, Term, parse_glossary
+from kg.identifier import slugify
 from kg.kind import classify
 
 
@@ -51,7 +52,7 @@ def load_corpus(root: Path) -> Corpus:
             rejected.append(relative)
         else:
             documents.append(document)
-    documents = _drop_duplicate_urns(documents, diagnostics, rejected)
+    documents = _settle_duplicate_urns(documents, diagnostics)
     terms: list[Term] = []
     glossary = root / GLOSSARY_PATH
     if glossary.is_file():
@@ -88,32 +89,40 @@ def _read_text(file: Path, relative: str, diagnostics: list[Diagnostic]) -> str 
     return text.removeprefix("\ufeff")
 
 
-def _drop_duplicate_urns(
-    documents: list[Document], diagnostics: list[Diagnostic], rejected: list[str]
+def _settle_duplicate_urns(
+    documents: list[Document], diagnostics: list[Diagnostic]
 ) -> list[Document]:
-    """Two files claiming one URN: both are reported; neither may silently win, so both go."""
-    by_urn: dict[URIRef, list[Document]] = {}
+    """Two files claiming one URN is an error, but neither file is lost: the first (by path)
+    keeps the URN, each other one is published under a URN minted from its full file name
+    (``urn:nl:ak:mtr:2-owp-09-multidisciplinair-inkoopteam``) and named in the error."""
+    claimed: dict[URIRef, Document] = {}
+    taken = {document.urn for document in documents}
+    settled = []
     for document in documents:
-        by_urn.setdefault(document.urn, []).append(document)
-    kept = []
-    for document in documents:
-        claimants = by_urn[document.urn]
-        if len(claimants) == 1:
-            kept.append(document)
+        first = claimed.setdefault(document.urn, document)
+        if first is document:
+            settled.append(document)
             continue
-        others = ", ".join(d.path for d in claimants if d is not document)
+        kind = document.placement.kind
+        fallback = kind.urn(slugify(document.placement.name))
+        number = 2
+        while fallback in taken:
+            fallback = kind.urn(f"{slugify(document.placement.name)}-{number}")
+            number += 1
+        taken.add(fallback)
         entry = document.matter.get("id")
         diagnostics.append(
             Diagnostic(
                 document.path,
                 entry.line if entry else 1,
                 Severity.ERROR,
-                f"duplicate URN {document.urn}: also claimed by {others}",
+                f"duplicate URN {document.urn}: {first.path} has it too; "
+                f"this document is published as {fallback}",
                 "duplicate-urn",
             )
         )
-        rejected.append(document.path)
-    return kept
+        settled.append(replace(document, urn=fallback))
+    return settled
 
 
 def _git_commit(root: Path) -> str | None:

@@ -83,7 +83,9 @@ def parse_document(
         if placement.kind is not PAGINA:
             return None, [Diagnostic(path, line, Severity.ERROR, "document has no title", "title")]
         diagnostics.append(
-            Diagnostic(path, line, Severity.INFO, "page has no title; using its '#' heading", "title")
+            Diagnostic(
+                path, line, Severity.INFO, "page has no title; using its '#' heading", "title"
+            )
         )
     urn = _urn(path, matter, placement, diagnostics)
     intro, intro_links, sections = _split_sections(matter.body, matter.body_line)
@@ -142,9 +144,9 @@ def _split_sections(
     for number, (start, heading) in enumerate(starts):
         end = starts[number + 1][0] if number + 1 < len(starts) else len(lines)
         markdown = "\n".join(lines[start + 1 : end]).strip("\n")
-        line = first_line + start
-        links = _links(lines[start + 1 : end], line + 1)
-        sections.append(Section(heading, markdown, line, links))
+        heading_line = first_line + start
+        links = _links(lines[start + 1 : end], heading_line + 1)
+        sections.append(Section(heading, markdown, heading_line, links))
     return intro, _links(lines[:end_of_intro], first_line), tuple(sections)
 
 

@@ -31,7 +31,13 @@ def parse_glossary(path: str, text: str) -> tuple[list[Term], list[Diagnostic]]:
         match = _ENTRY.match(line)
         if match is None:
             diagnostics.append(
-                Diagnostic(path, number, Severity.WARNING, "not a glossary entry '*[term]: definition'", "glossary")
+                Diagnostic(
+                    path,
+                    number,
+                    Severity.WARNING,
+                    "not a glossary entry '*[term]: definition'",
+                    "glossary",
+                )
             )
             continue
         term = match.group("term").strip()

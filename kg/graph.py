@@ -27,7 +27,6 @@ from kg.vocabulary import (
     YES_NO,
     KeyRule,
     Shape,
-    vocabulary_scheme,
 )
 
 GLOSSARY_SCHEME = URIRef("urn:nl:ak:begrip")
@@ -133,8 +132,12 @@ class _Builder:
         if rule.shape is Shape.TEXT:
             for item in _items(entry.value):
                 if isinstance(item.value, str) and item.value.strip():
-                    self.add(s, rule.predicate, Literal(item.value.strip(), lang="nl"),
-                             Location(document.path, item.line))
+                    self.add(
+                        s,
+                        rule.predicate,
+                        Literal(item.value.strip(), lang="nl"),
+                        Location(document.path, item.line),
+                    )
         elif rule.shape is Shape.LITERAL:
             for item in _items(entry.value):
                 self.add_literal(document, rule, item)
@@ -154,11 +157,16 @@ class _Builder:
         if rule.datatype is None:
             self.add(document.urn, rule.predicate, Literal(str(value)), location)
             return
-        literal = Literal(str(value).lower() if isinstance(value, bool) else value,
-                          datatype=rule.datatype)
+        literal = Literal(
+            str(value).lower() if isinstance(value, bool) else value, datatype=rule.datatype
+        )
         if not _well_formed(literal):
-            self.warn(document.path, item.line,
-                      f"{rule.key}: {value!r} is not a valid {rule.datatype.n3()}", "datatype")
+            self.warn(
+                document.path,
+                item.line,
+                f"{rule.key}: {value!r} is not a valid {rule.datatype.n3()}",
+                "datatype",
+            )
             literal = Literal(str(value))
         self.add(document.urn, rule.predicate, literal, location)
 
@@ -173,9 +181,13 @@ class _Builder:
             target = self.index.resolve(target_kind, value)
             if target is None:
                 target = mint_urn(target_kind, value)
-                self.warn(document.path, item.line,
-                          f"{entry.key}: no {target_kind.name} named {value!r} "
-                          f"(reference kept as {target})", "unresolved-reference")
+                self.warn(
+                    document.path,
+                    item.line,
+                    f"{entry.key}: no {target_kind.name} named {value!r} "
+                    f"(reference kept as {target})",
+                    "unresolved-reference",
+                )
         elif target_kind is not None:
             target = self.index.resolve(target_kind, value) or mint_urn(target_kind, value)
         else:
@@ -187,8 +199,12 @@ class _Builder:
         if mapping is None:
             return
         if not isinstance(mapping, dict):
-            self.warn(document.path, entry.line,
-                      f"{entry.key}: expected a mapping such as 'ADR: SV.8'", "audit-code")
+            self.warn(
+                document.path,
+                entry.line,
+                f"{entry.key}: expected a mapping such as 'ADR: SV.8'",
+                "audit-code",
+            )
             return
         for framework, codes in mapping.items():
             scheme_code = slugify(framework)
@@ -205,21 +221,30 @@ class _Builder:
                 self.add(concept, RDF.type, SKOS.Concept, location)
                 self.add(concept, SKOS.inScheme, scheme, location)
                 self.add(concept, SKOS.notation, Literal(code), location)
-                self.add(concept, SKOS.prefLabel, Literal(f"{framework} {code}", lang="nl"),
-                         location)
+                self.add(
+                    concept, SKOS.prefLabel, Literal(f"{framework} {code}", lang="nl"), location
+                )
                 self.sourcemap.add_resource(concept, location)
                 if scheme_code in AUDIT_SCHEME_LABELS:
                     continue
-                self.warn(document.path, item.line,
-                          f"{entry.key}: unknown audit framework {framework!r}", "audit-code")
+                self.warn(
+                    document.path,
+                    item.line,
+                    f"{entry.key}: unknown audit framework {framework!r}",
+                    "audit-code",
+                )
 
     def add_applicability(self, document: Document, entry: Entry, rule: KeyRule) -> None:
         """``rekenregels: [{impactvol: Ja}]``: for this kind of algorithm and impact class,
         the vereiste applies (Ja) or not (Nee)."""
         for item in _items(entry.value):
             if not isinstance(item.value, dict):
-                self.warn(document.path, item.line,
-                          f"{entry.key}: expected 'impactklasse: Ja|Nee'", "applicability")
+                self.warn(
+                    document.path,
+                    item.line,
+                    f"{entry.key}: expected 'impactklasse: Ja|Nee'",
+                    "applicability",
+                )
                 continue
             for impact, answer in item.value.items():
                 location = Location(document.path, answer.line)
@@ -227,35 +252,47 @@ class _Builder:
                 node = URIRef(f"{document.urn}#toepasbaarheid-{rule.vocabulary}-{slugify(impact)}")
                 self.add(document.urn, rule.predicate, node, location)
                 self.add(node, RDF.type, AK.Toepasbaarheid, location)
-                self.add(node, AK.algoritmesoort, term_urn("algoritmesoort", rule.vocabulary),
-                         location)
+                self.add(
+                    node, AK.algoritmesoort, term_urn("algoritmesoort", rule.vocabulary), location
+                )
                 self.add(node, AK.impactklasse, term_urn("impactklasse", impact), location)
                 if flag is None:
-                    self.warn(document.path, answer.line,
-                              f"{entry.key}: {impact}: expected Ja or Nee, got {answer.value!r}",
-                              "applicability")
+                    self.warn(
+                        document.path,
+                        answer.line,
+                        f"{entry.key}: {impact}: expected Ja or Nee, got {answer.value!r}",
+                        "applicability",
+                    )
                     self.add(node, RDFS.comment, Literal(str(answer.value)), location)
                 else:
                     self.add(node, AK.vanToepassing, Literal(flag), location)
 
     def add_unknown(self, document: Document, entry: Entry) -> None:
         predicate = AK[_camel(entry.key)]
-        self.warn(document.path, entry.line,
-                  f"unknown front-matter key {entry.key!r} (kept as {predicate.n3()})",
-                  "unknown-key")
+        self.warn(
+            document.path,
+            entry.line,
+            f"unknown front-matter key {entry.key!r} (kept as {predicate.n3()})",
+            "unknown-key",
+        )
         for item in _items(entry.value):
             if item.value is not None:
                 value = item.plain()
-                self.add(document.urn, predicate, Literal(str(value)),
-                         Location(document.path, item.line))
+                self.add(
+                    document.urn, predicate, Literal(str(value)), Location(document.path, item.line)
+                )
 
     # -- body -----------------------------------------------------------------------------
 
     def add_body(self, document: Document) -> None:
         s = document.urn
         if document.introduction:
-            self.add(s, AK.inleiding, Literal(document.introduction, lang="nl"),
-                     Location(document.path, document.introduction_line))
+            self.add(
+                s,
+                AK.inleiding,
+                Literal(document.introduction, lang="nl"),
+                Location(document.path, document.introduction_line),
+            )
         self.add_links(document, document.introduction_links, sources=False)
         used: set[str] = set()
         for position, section in enumerate(document.sections, start=1):
@@ -287,8 +324,9 @@ class _Builder:
             urn = self.resolve_path(document.path, target)
             if urn is None:
                 if urlsplit(target).path.endswith(".md"):
-                    self.warn(document.path, link.line, f"link to a missing page: {target}",
-                              "broken-link")
+                    self.warn(
+                        document.path, link.line, f"link to a missing page: {target}", "broken-link"
+                    )
                 continue
             if urn != document.urn:
                 self.add(document.urn, DCTERMS.references, urn, location)

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from rdflib import URIRef
+from rdflib.namespace import SKOS
 
-from kg.namespace import AK, CCCEV, DPV, SKOS
+from kg.namespace import AK, CCCEV, DPV
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import frontmatter
 import yaml
+from frontmatter.default_handlers import YAMLHandler
 
 YamlValue = str | bool | None | list["Located"] | dict[str, "Located"]
 
@@ -66,7 +66,7 @@ class MatterError(ValueError):
         self.line = line
 
 
-_BOUNDARY = frontmatter.YAMLHandler.FM_BOUNDARY
+_BOUNDARY = YAMLHandler.FM_BOUNDARY
 #: libyaml when PyYAML was built with it (several times faster), else the pure-Python parser.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -113,9 +113,7 @@ def _located(node: yaml.Node, first_line: int) -> Located:
     if isinstance(node, yaml.SequenceNode):
         return Located([_located(item, first_line) for item in node.value], line)
     if isinstance(node, yaml.MappingNode):
-        return Located(
-            {str(k.value): _located(v, first_line) for k, v in node.value}, line
-        )
+        return Located({str(k.value): _located(v, first_line) for k, v in node.value}, line)
     scalar = str(node.value)
     if node.tag == "tag:yaml.org,2002:null":
         return Located(None, line)

@@ -18,26 +18,30 @@ AIACT = Namespace("https://w3id.org/dpv/legal/eu/aiact#")
 #: The SHACL namespace (for shapes and validation reports).
 SH = Namespace("http://www.w3.org/ns/shacl#")
 
-PREFIXES: dict[str, Namespace] = {
-    "ak": AK,
-    "dcterms": DCTERMS,
-    "skos": SKOS,
-    "prov": PROV,
-    "owl": OWL,
-    "rdf": RDF,
-    "rdfs": RDFS,
-    "xsd": XSD,
-    "cccev": CCCEV,
-    "dpv": DPV,
-    "aiact": AIACT,
-    "void": VOID,
-    "dcat": DCAT,
-    "sh": SH,
+#: prefix -> namespace IRI, as used in every serialisation and in SPARQL examples.
+PREFIXES: dict[str, str] = {
+    prefix: str(namespace)
+    for prefix, namespace in {
+        "ak": AK,
+        "dcterms": DCTERMS,
+        "skos": SKOS,
+        "prov": PROV,
+        "owl": OWL,
+        "rdf": RDF,
+        "rdfs": RDFS,
+        "xsd": XSD,
+        "cccev": CCCEV,
+        "dpv": DPV,
+        "aiact": AIACT,
+        "void": VOID,
+        "dcat": DCAT,
+        "sh": SH,
+    }.items()
 }
 
 
 def bind_prefixes(graph: Graph) -> Graph:
     """Bind the project's prefixes (and nothing else) so dumps read the same everywhere."""
     for prefix, namespace in PREFIXES.items():
-        graph.bind(prefix, namespace, override=True, replace=True)
+        graph.bind(prefix, Namespace(namespace), override=True, replace=True)
     return graph

@@ -44,7 +44,14 @@ def to_oxigraph(term: Node, cache: dict[Node, Any]) -> Any:
 
 
 def sorted_triples(graph: Graph) -> list[Triple]:
-    return sorted(graph, key=lambda t: (str(t[0]), str(t[1]), t[2].n3()))
+    """Subjects, then predicates, then objects; literals of equal text by language/datatype."""
+
+    def key(triple: Triple) -> tuple[str, str, str, str]:
+        s, p, o = triple
+        extra = f"L{o.language or o.datatype or ''}" if isinstance(o, Literal) else "I"
+        return (str(s), str(p), str(o), extra)
+
+    return sorted(graph, key=key)
 
 
 def oxigraph_triples(triples: Iterable[Triple]) -> list[Any]:
@@ -56,16 +63,17 @@ def oxigraph_triples(triples: Iterable[Triple]) -> list[Any]:
 
 
 def prefix_map() -> dict[str, str]:
-    return {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
+    return dict(PREFIXES)
 
 
 def write_rdf(triples: list[Any], format_name: str) -> bytes:
     """``triples`` as Oxigraph terms, in ``turtle`` or ``ntriples``."""
-    if format_name == "turtle":
-        return bytes(ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefix_map()))
-    if format_name == "ntriples":
-        return bytes(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES))
-    raise ValueError(f"unknown format {format_name!r}")
+    formats = {"turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES}
+    if format_name not in formats:
+        raise ValueError(f"unknown format {format_name!r}")
+    data = ox.serialize(triples, format=formats[format_name], prefixes=prefix_map())
+    assert isinstance(data, bytes)
+    return data
 
 
 def jsonld_context() -> dict[str, Any]:
@@ -76,12 +84,18 @@ def jsonld_context() -> dict[str, Any]:
 def write_jsonld(triples: list[Triple]) -> bytes:
     """Compact JSON-LD with the context inline: one node object per subject, in order."""
     prefixes = sorted(prefix_map().items(), key=lambda item: -len(item[1]))
+    compacted: dict[str, str] = {}
 
     def compact(iri: str) -> str:
-        for prefix, namespace in prefixes:
-            if iri.startswith(namespace) and len(iri) > len(namespace):
-                return f"{prefix}:{iri[len(namespace):]}"
-        return iri
+        found = compacted.get(iri)
+        if found is None:
+            found = iri
+            for prefix, namespace in prefixes:
+                if iri.startswith(namespace) and len(iri) > len(namespace):
+                    found = f"{prefix}:{iri[len(namespace) :]}"
+                    break
+            compacted[iri] = found
+        return found
 
     def node_id(term: Node) -> str:
         return f"_:{term}" if isinstance(term, BNode) else compact(str(term))
@@ -107,5 +121,7 @@ def write_jsonld(triples: list[Triple]) -> bytes:
         else:
             value = {"@id": node_id(o)}
         current.setdefault(compact(str(p)), []).append(value)
-    document = {**jsonld_context(), "@graph": nodes}
-    return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+    # One node object a line: readable, diffable, and written by json's C encoder.
+    lines = ",\n".join(json.dumps(node, ensure_ascii=False) for node in nodes)
+    context = json.dumps(jsonld_context()["@context"], ensure_ascii=False)
+    return f'{{"@context": {context},\n"@graph": [\n{lines}\n]}}\n'.encode()

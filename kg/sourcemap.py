@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rdflib import URIRef
 from rdflib.term import Node
+from rdflib.util import from_n3
 
 
 @dataclass(frozen=True, order=True)
@@ -24,13 +25,14 @@ class SourceMap:
     """Locations of resources (subject -> where it is defined) and facts (triple -> line)."""
 
     resources: dict[str, Location] = field(default_factory=dict)
-    facts: dict[tuple[str, str, str], Location] = field(default_factory=dict)
+    #: Keyed by the terms themselves; N3 text only when written out.
+    facts: dict[tuple[Node, Node, Node], Location] = field(default_factory=dict)
 
     def add_resource(self, subject: Node, location: Location) -> None:
         self.resources.setdefault(str(subject), location)
 
     def add_fact(self, subject: Node, predicate: Node, obj: Node, location: Location) -> None:
-        self.facts.setdefault((str(subject), str(predicate), obj.n3()), location)
+        self.facts.setdefault((subject, predicate, obj), location)
 
     def locate(
         self, subject: Node, predicate: Node | None = None, obj: Node | None = None
@@ -38,14 +40,12 @@ class SourceMap:
         """The most precise location known: the fact, else any fact of that property,
         else the resource."""
         if predicate is not None and obj is not None:
-            found = self.facts.get((str(subject), str(predicate), obj.n3()))
+            found = self.facts.get((subject, predicate, obj))
             if found:
                 return found
         if predicate is not None:
             lines = [
-                loc
-                for (s, p, _), loc in self.facts.items()
-                if s == str(subject) and p == str(predicate)
+                loc for (s, p, _), loc in self.facts.items() if s == subject and p == predicate
             ]
             if lines:
                 return min(lines)
@@ -54,7 +54,10 @@ class SourceMap:
     def to_json(self) -> dict[str, object]:
         return {
             "resources": {s: [loc.path, loc.line] for s, loc in sorted(self.resources.items())},
-            "facts": [[s, p, o, loc.path, loc.line] for (s, p, o), loc in sorted(self.facts.items())],
+            "facts": sorted(
+                [str(s), str(p), o.n3(), loc.path, loc.line]
+                for (s, p, o), loc in self.facts.items()
+            ),
         }
 
     @classmethod
@@ -64,7 +67,10 @@ class SourceMap:
         assert isinstance(resources, dict) and isinstance(facts, list)
         return cls(
             {s: Location(str(p), int(n)) for s, (p, n) in resources.items()},
-            {(s, p, o): Location(path, int(line)) for s, p, o, path, line in facts},
+            {
+                (URIRef(s), URIRef(p), _term(o)): Location(path, int(line))
+                for s, p, o, path, line in facts
+            },
         )
 
     def write(self, path: Path) -> None:
@@ -75,3 +81,7 @@ class SourceMap:
         return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
 
 
+def _term(n3: str) -> Node:
+    term = from_n3(n3)
+    assert isinstance(term, Node)
+    return term

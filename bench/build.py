@@ -1,0 +1,98 @@
+"""Build benchmark: median of 5 fresh-process ``kg build`` runs on the real corpus.
+
+Prints, from one run on this machine:
+  * the median wall time of a complete build (load, graph, validation, all dumps, gzip, swap);
+  * a baseline measured in the same run: a fresh process that only imports the package and its
+    dependencies (the floor no build can go below), and the ratio between the two;
+  * an in-process breakdown by stage (median of 5).
+
+Usage: python bench/build.py [--content DIR] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CONTENT = REPO.parent / "shared" / "corpus" / "algoritmekader"
+
+
+def time_process(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=False, capture_output=True, cwd=REPO)
+    return time.perf_counter() - started
+
+
+def stage_times(content: Path, out: Path) -> dict[str, float]:
+    from kg.corpus import load_corpus
+    from kg.graph import build_graph
+    from kg.publication import render_dumps
+
+    times: dict[str, float] = {}
+    started = time.perf_counter()
+    corpus = load_corpus(content)
+    times["load documents"] = time.perf_counter() - started
+    started = time.perf_counter()
+    build = build_graph(corpus)
+    times["build graph"] = time.perf_counter() - started
+    try:
+        from kg.validation import validate
+    except ImportError:
+        pass
+    else:
+        started = time.perf_counter()
+        validate(build.graph, build.sourcemap)
+        times["validate"] = time.perf_counter() - started
+    started = time.perf_counter()
+    render_dumps(build)
+    times["serialise dumps"] = time.perf_counter() - started
+    from kg.cli import run_build
+    from kg.config import Settings
+
+    started = time.perf_counter()
+    run_build(Settings(content=content, out=out), io.StringIO(), io.StringIO())
+    times["whole build in-process"] = time.perf_counter() - started
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--content", type=Path, default=DEFAULT_CONTENT)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "dist"
+        build_cmd = [sys.executable, "-m", "kg.cli", "build", "--content", str(args.content),
+                     "--out", str(out)]
+        floor_cmd = [sys.executable, "-c",
+                     "import kg.cli, kg.graph, kg.publication, rdflib, pyoxigraph, pyshacl"]
+        time_process(build_cmd)  # warm the file cache
+        builds, floors = [], []
+        for _ in range(args.runs):
+            builds.append(time_process(build_cmd))
+            floors.append(time_process(floor_cmd))
+        stages: dict[str, list[float]] = {}
+        for _ in range(args.runs):
+            for name, seconds in stage_times(args.content, out).items():
+                stages.setdefault(name, []).append(seconds)
+    build, floor = statistics.median(builds), statistics.median(floors)
+    print(f"content: {args.content}")
+    print(f"kg build, fresh process, median of {args.runs}: {build:.3f} s "
+          f"(min {min(builds):.3f}, max {max(builds):.3f})")
+    print(f"baseline: import-only fresh process, median of {args.runs}: {floor:.3f} s")
+    print(f"ratio build/baseline: {build / floor:.2f}; build work above the floor: "
+          f"{build - floor:.3f} s")
+    print("in-process stages (median):")
+    for name, values in stages.items():
+        print(f"  {name:24s} {statistics.median(values) * 1000:8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
