@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from rdflib import BNode, Graph, Literal, URIRef
@@ -16,7 +17,7 @@ from kg.diagnostic import Diagnostic, Severity
 from kg.document import Document, Link
 from kg.glossary import GLOSSARY_PATH
 from kg.identifier import mint_urn, safe_iri, slugify, term_urn
-from kg.kind import KINDS, Kind
+from kg.kind import KINDS, Kind, classify
 from kg.metadata import Entry, Located
 from kg.namespace import AK, bind_prefixes
 from kg.sourcemap import Location, SourceMap
@@ -180,7 +181,9 @@ class _Builder:
         if rule.shape is Shape.REFERENCE and target_kind is not None:
             target = self.index.resolve(target_kind, value)
             if target is None:
-                target = mint_urn(target_kind, value)
+                # The full name, never the bare code: ``aia-06-documentatie-...`` once named
+                # what is now aia-02, and must not land on today's aia-06.
+                target = target_kind.urn(slugify(value))
                 self.warn(
                     document.path,
                     item.line,
@@ -321,17 +324,15 @@ class _Builder:
                 continue
             if _EXTERNAL.match(target) or target.startswith("#"):
                 continue  # mailto:, anchors within the page
-            urn = self.resolve_path(document.path, target)
+            urn = self.resolve_path(document.path, target, link.line)
             if urn is None:
-                if urlsplit(target).path.endswith(".md"):
-                    self.warn(
-                        document.path, link.line, f"link to a missing page: {target}", "broken-link"
-                    )
                 continue
             if urn != document.urn:
                 self.add(document.urn, DCTERMS.references, urn, location)
 
-    def resolve_path(self, source: str, target: str) -> URIRef | None:
+    def resolve_path(self, source: str, target: str, line: int) -> URIRef | None:
+        """The URN a relative link points at. A link to a missing page still names a URN by
+        the minting rules (its folder gives the kind), with a warning."""
         path = unquote(urlsplit(target).path)
         if not path:
             return None
@@ -342,7 +343,11 @@ class _Builder:
         for candidate in candidates:
             if candidate in self.index.by_path:
                 return self.index.by_path[candidate]
-        return None
+        if not joined.endswith(".md") or not joined.startswith("docs/"):
+            return None  # an image, a download, a page outside the content
+        self.warn(source, line, f"link to a missing page: {target}", "broken-link")
+        placement = classify(PurePosixPath(joined).relative_to("docs"))
+        return placement.kind.urn(slugify(placement.name))
 
 
 def _items(located: Located) -> list[Located]:
