@@ -137,6 +137,13 @@ def front_matter_keys(text: str) -> list[tuple[str, int, int]]:
     ]
 
 
+def key_has_value(lines: list[str]) -> bool:
+    """Whether a key's lines (``key: value`` and any ``- item`` lines) hold a value."""
+    first, *rest = lines
+    values = [first.split(":", 1)[1], *(line for line in rest if not line.lstrip().startswith("#"))]
+    return any(value.strip().strip("-").strip() not in ("", "[]", "~", "null") for value in values)
+
+
 def level_two_headings(text: str) -> list[str]:
     headings, fenced = [], False
     body = text.split("\n---", 2)[-1] if text.startswith("---") else text
@@ -161,13 +168,7 @@ def test_nothing_is_lost(releases: dict[str, Path], built: dict[str, tuple[Corpu
             if text.startswith("---"):
                 for key, first, last in front_matter_keys(text):
                     value_lines = range(first, last + 1)
-                    has_value = any(
-                        line.split(":", 1)[-1].strip().strip("-").strip() not in ("", "[]", "~")
-                        if n == first
-                        else line.strip().strip("-").strip() not in ("", "[]")
-                        for n, line in zip(value_lines, text.splitlines()[first - 1 : last])
-                        if not line.lstrip().startswith("#")
-                    )
+                    has_value = key_has_value(text.splitlines()[first - 1 : last])
                     if key in LAYOUT_KEYS or not has_value:
                         continue
                     checked_keys += 1
