@@ -101,9 +101,7 @@ def _term(line: str) -> str:
 
 
 def test_every_reference_resolves_or_is_reported(corpus: Corpus, build: Build) -> None:
-    reported = {
-        (d.path, d.line) for d in build.diagnostics if d.code == "unresolved-reference"
-    }
+    reported = {(d.path, d.line) for d in build.diagnostics if d.code == "unresolved-reference"}
     targets = {AK.vereiste: AK.Vereiste, AK.maatregel: AK.Maatregel}
     checked = 0
     for predicate, cls in targets.items():
