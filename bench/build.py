@@ -69,10 +69,21 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "dist"
-        build_cmd = [sys.executable, "-m", "kg.cli", "build", "--content", str(args.content),
-                     "--out", str(out)]
-        floor_cmd = [sys.executable, "-c",
-                     "import kg.cli, kg.graph, kg.publication, rdflib, pyoxigraph, pyshacl"]
+        build_cmd = [
+            sys.executable,
+            "-m",
+            "kg.cli",
+            "build",
+            "--content",
+            str(args.content),
+            "--out",
+            str(out),
+        ]
+        floor_cmd = [
+            sys.executable,
+            "-c",
+            "import kg.cli, kg.graph, kg.publication, rdflib, pyoxigraph, pyshacl",
+        ]
         time_process(build_cmd)  # warm the file cache
         builds, floors = [], []
         for _ in range(args.runs):
@@ -84,11 +95,15 @@ def main() -> None:
                 stages.setdefault(name, []).append(seconds)
     build, floor = statistics.median(builds), statistics.median(floors)
     print(f"content: {args.content}")
-    print(f"kg build, fresh process, median of {args.runs}: {build:.3f} s "
-          f"(min {min(builds):.3f}, max {max(builds):.3f})")
+    print(
+        f"kg build, fresh process, median of {args.runs}: {build:.3f} s "
+        f"(min {min(builds):.3f}, max {max(builds):.3f})"
+    )
     print(f"baseline: import-only fresh process, median of {args.runs}: {floor:.3f} s")
-    print(f"ratio build/baseline: {build / floor:.2f}; build work above the floor: "
-          f"{build - floor:.3f} s")
+    print(
+        f"ratio build/baseline: {build / floor:.2f}; build work above the floor: "
+        f"{build - floor:.3f} s"
+    )
     print("in-process stages (median):")
     for name, values in stages.items():
         print(f"  {name:24s} {statistics.median(values) * 1000:8.1f} ms")

@@ -22,7 +22,15 @@ def create_app(settings: Settings) -> Flask:
     app.config["KG_SETTINGS"] = settings
     app.extensions["kg_dataset"] = load_dataset(settings.out)
 
+    from server.dumps import blueprint as dumps
     from server.health import blueprint as health
+    from server.pages import blueprint as pages
+    from server.resource import blueprint as resource
+    from server.sparql import blueprint as sparql
 
     app.register_blueprint(health)
+    app.register_blueprint(sparql)
+    app.register_blueprint(dumps)
+    app.register_blueprint(resource)
+    app.register_blueprint(pages)
     return app

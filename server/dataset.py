@@ -32,7 +32,9 @@ def load_dataset(dist: Path) -> Dataset:
         raise PublicationMissing(f"{dist}: no publication here (run 'kg build' first)")
     store = ox.Store()
     store.bulk_load(
-        path=str(dist / "graph.nt"), format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(DATA_GRAPH)
+        path=str(dist / "graph.nt"),
+        format=ox.RdfFormat.N_TRIPLES,
+        to_graph=ox.NamedNode(DATA_GRAPH),
     )
     if (dist / ONTOLOGY).is_file():
         store.bulk_load(

@@ -22,6 +22,8 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         # A worker is killed if a request hangs well past the query timeout.
         self.cfg.set("timeout", int(self.settings.query_timeout) + 20)
         self.cfg.set("accesslog", "-")
+        # GET /sparql?query=… up to gunicorn's largest request line; longer queries are POSTed.
+        self.cfg.set("limit_request_line", 8190)
         self.cfg.set("preload_app", True)
 
     def load(self) -> Any:

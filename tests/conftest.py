@@ -111,13 +111,15 @@ class LiveServer:
             str(self.port),
             *extra,
         ]
-        self.process = subprocess.Popen(
-            command,
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-            env={k: v for k, v in os.environ.items() if not k.startswith("KG_")},
-        )
+        # The child keeps its own copy of the log's descriptor; ours is closed at once.
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+                env={k: v for k, v in os.environ.items() if not k.startswith("KG_")},
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

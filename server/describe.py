@@ -1,0 +1,350 @@
+"""What a URN's page and its RDF description hold.
+
+The *description* of a URN (the triples of its Turtle, JSON-LD, ... representations) is:
+
+* every triple with the URN as subject;
+* every triple of the nodes within it (``<urn>#fragment``: its sections and applicability
+  rows) that it points to;
+* every triple with the URN as object (links in: the maatregelen that cite a vereiste);
+* the labels (``dcterms:title``, ``skos:prefLabel``, ``rdfs:label``) of every other IRI these
+  triples mention, so that a client can show them without another request.
+
+The *page* shows the same, grouped for reading: title, summary, every property by its label,
+the sections rendered from Markdown, and the links in, grouped by property and class.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TypeAlias
+from urllib.parse import unquote, urlsplit
+
+import pyoxigraph as ox
+from markupsafe import Markup
+
+from kg.namespace import URN_PREFIX
+from kg.serialization import prefix_map
+from server.index import (
+    DCTERMS_TITLE,
+    RDF_TYPE,
+    RDFS_LABEL,
+    SKOS_PREF_LABEL,
+    SiteIndex,
+    local_name,
+)
+from server.markdown import render_markdown
+
+AK = "urn:nl:ak:def:"
+DCTERMS = "http://purl.org/dc/terms/"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+_SUMMARY = (f"{AK}toelichting", f"{DCTERMS}abstract", f"{SKOS}definition", f"{RDFS}comment")
+_FIRST = (RDF_TYPE, DCTERMS_TITLE, SKOS_PREF_LABEL, f"{DCTERMS}identifier", *_SUMMARY)
+_HIDDEN = frozenset({f"{AK}markdown", f"{AK}inleiding"})  # rendered, not listed
+_LABELS = (DCTERMS_TITLE, SKOS_PREF_LABEL, RDFS_LABEL)
+_H1 = re.compile(r"^#[ \t]+[^\n]*\n?", re.MULTILINE)
+
+#: How a page names a group of links in: (property, class of the linking resource) or
+#: (property, "") for any class; ``{kinds}`` is the plural of the linking resources' class.
+_BACKLINK_HEADINGS: dict[tuple[str, str], str] = {
+    (f"{AK}vereiste", f"{AK}Maatregel"): "Maatregelen die deze vereiste ondersteunen",
+    (f"{AK}vereiste", f"{AK}Hulpmiddel"): "Hulpmiddelen bij deze vereiste",
+    (f"{AK}maatregel", f"{AK}Hulpmiddel"): "Hulpmiddelen bij deze maatregel",
+    (f"{AK}hulpmiddel", f"{AK}Maatregel"): "Maatregelen die dit hulpmiddel noemen",
+    (f"{AK}onderwerp", ""): "{kinds} over dit onderwerp",
+    (f"{AK}bouwblok", ""): "{kinds} in dit bouwblok",
+    (f"{AK}rol", ""): "{kinds} voor deze rol",
+    (f"{AK}levenscyclusfase", ""): "{kinds} in deze fase van de levenscyclus",
+    (f"{AK}auditnorm", ""): "{kinds} met deze auditnorm",
+    (f"{DCTERMS}references", ""): "{kinds} die hiernaar verwijzen",
+    (f"{SKOS}inScheme", ""): "{kinds} in dit schema",
+    (f"{SKOS}hasTopConcept", ""): "{kinds} met dit topbegrip",
+}
+_VIA = "{kinds} via “{property}”"
+_PLURALS: dict[str, str] = {
+    f"{AK}Vereiste": "Vereisten",
+    f"{AK}Maatregel": "Maatregelen",
+    f"{AK}Hulpmiddel": "Hulpmiddelen",
+    f"{AK}Onderwerp": "Onderwerpen",
+    f"{AK}Rol": "Rollen",
+    f"{AK}Levenscyclusfase": "Levenscyclusfasen",
+    f"{AK}Pagina": "Pagina's",
+    f"{AK}Begrip": "Begrippen",
+    f"{AK}Sectie": "Secties",
+    f"{SKOS}Concept": "Begrippen",
+    f"{SKOS}ConceptScheme": "Begrippenschema's",
+}
+
+#: An object of a triple.
+Term: TypeAlias = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
+#: The site URL of a URN (fragment included).
+Href = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Value:
+    text: str
+    #: Where the value links to (site page or external URL); None for plain text.
+    href: str | None = None
+    lang: str | None = None
+    #: The IRI the value stands for, when it is one.
+    iri: str | None = None
+
+
+@dataclass(frozen=True)
+class Property:
+    iri: str
+    label: str
+    label_en: str | None
+    values: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    anchor: str
+    heading: str
+    html: Markup
+
+
+@dataclass(frozen=True)
+class Part:
+    """A node within the document other than a section (an applicability row)."""
+
+    anchor: str
+    label: str
+    properties: tuple[Property, ...]
+
+
+@dataclass(frozen=True)
+class Backlinks:
+    heading: str
+    property: Property
+
+
+@dataclass(frozen=True)
+class Page:
+    urn: str
+    title: str
+    classes: tuple[Value, ...]
+    summary: tuple[Value, ...]
+    introduction: Markup | None
+    properties: tuple[Property, ...]
+    sections: tuple[Section, ...]
+    parts: tuple[Part, ...]
+    backlinks: tuple[Backlinks, ...]
+    sources: tuple[str, ...]
+    #: False for a URN the graph only points to (a tag value, a missing document).
+    described: bool
+
+
+def subject_triples(store: ox.Store, iri: str) -> list[ox.Triple]:
+    node = ox.NamedNode(iri)
+    return _unique(q.triple for q in store.quads_for_pattern(node, None, None, None))
+
+
+def object_triples(store: ox.Store, iri: str) -> list[ox.Triple]:
+    node = ox.NamedNode(iri)
+    return _unique(q.triple for q in store.quads_for_pattern(None, None, node, None))
+
+
+def inner_nodes(urn: str, triples: Iterable[ox.Triple]) -> list[str]:
+    """The ``<urn>#…`` nodes ``triples`` point to, in order of first mention."""
+    prefix = f"{urn}#"
+    found = [
+        t.object.value
+        for t in triples
+        if isinstance(t.object, ox.NamedNode) and t.object.value.startswith(prefix)
+    ]
+    return list(dict.fromkeys(found))
+
+
+def describe_triples(store: ox.Store, urn: str) -> list[ox.Triple]:
+    """The description of ``urn`` (see the module docstring), sorted."""
+    own = subject_triples(store, urn)
+    triples = set(own)
+    for node in inner_nodes(urn, own):
+        triples.update(subject_triples(store, node))
+    triples.update(object_triples(store, urn))
+    mentioned = {
+        term.value
+        for t in list(triples)
+        for term in (t.subject, t.object)
+        if isinstance(term, ox.NamedNode) and term.value.split("#", 1)[0] != urn
+    }
+    for iri in mentioned:
+        for label in _LABELS:
+            triples.update(
+                q.triple
+                for q in store.quads_for_pattern(ox.NamedNode(iri), ox.NamedNode(label), None, None)
+            )
+    return sorted(triples, key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
+
+
+def describe_page(store: ox.Store, index: SiteIndex, urn: str, href: Href) -> Page:
+    own = subject_triples(store, urn)
+    values = _by_predicate(own)
+    sources = tuple(_texts(values, f"{AK}bronbestand"))
+    resolve = _resolver(index, sources[0] if sources else "", href)
+    sections: list[tuple[int, Section]] = []
+    parts: list[Part] = []
+    for node in inner_nodes(urn, own):
+        node_values = _by_predicate(subject_triples(store, node))
+        anchor = node.split("#", 1)[1]
+        if f"{AK}Sectie" in index.types.get(node, ()):
+            position = next(
+                (
+                    int(v.value)
+                    for v in node_values.get(f"{AK}positie", ())
+                    if isinstance(v, ox.Literal) and v.value.isdigit()
+                ),
+                0,
+            )
+            markdown = "\n\n".join(_texts(node_values, f"{AK}markdown"))
+            sections.append(
+                (position, Section(anchor, index.label(node), render_markdown(markdown, resolve)))
+            )
+        else:
+            parts.append(Part(anchor, index.label(node), _properties(index, node_values, href)))
+    introduction = _without_title("\n\n".join(_texts(values, f"{AK}inleiding")))
+    return Page(
+        urn=urn,
+        title=index.label(urn),
+        classes=tuple(_value(index, t, href) for t in values.get(RDF_TYPE, ())),
+        summary=_summary(values),
+        introduction=render_markdown(introduction, resolve) if introduction.strip() else None,
+        properties=_properties(index, values, href),
+        sections=tuple(section for _, section in sorted(sections, key=lambda s: s[0])),
+        parts=tuple(parts),
+        backlinks=_backlinks(index, object_triples(store, urn), href),
+        sources=sources,
+        described=bool(own),
+    )
+
+
+def _summary(values: dict[str, list[Term]]) -> tuple[Value, ...]:
+    """The descriptions to show under the title: the Dutch ones, else whatever there is."""
+    texts = [
+        Value(v.value, lang=v.language)
+        for p in _SUMMARY
+        for v in values.get(p, ())
+        if isinstance(v, ox.Literal)
+    ]
+    dutch = [v for v in texts if v.lang in (None, "nl") or (v.lang or "").startswith("nl-")]
+    return tuple(dutch or texts)
+
+
+def _properties(
+    index: SiteIndex, values: dict[str, list[Term]], href: Href
+) -> tuple[Property, ...]:
+    def order(predicate: str) -> tuple[int, str]:
+        rank = _FIRST.index(predicate) if predicate in _FIRST else len(_FIRST)
+        return rank, index.label(predicate).casefold()
+
+    return tuple(
+        Property(
+            predicate,
+            index.label(predicate),
+            index.english(predicate),
+            tuple(sorted((_value(index, term, href) for term in terms), key=_value_order)),
+        )
+        for predicate, terms in sorted(values.items(), key=lambda item: order(item[0]))
+        if predicate not in _HIDDEN
+    )
+
+
+def _backlinks(index: SiteIndex, triples: list[ox.Triple], href: Href) -> tuple[Backlinks, ...]:
+    groups: dict[tuple[str, str], list[ox.NamedNode]] = {}
+    for triple in triples:
+        if isinstance(triple.subject, ox.NamedNode):
+            cls = _main_class(index, triple.subject.value)
+            groups.setdefault((triple.predicate.value, cls), []).append(triple.subject)
+    found: list[Backlinks] = []
+    for (predicate, cls), subjects in groups.items():
+        kinds = _PLURALS.get(cls) or (index.label(cls) if cls else "Bronnen")
+        heading = (
+            _BACKLINK_HEADINGS.get((predicate, cls))
+            or _BACKLINK_HEADINGS.get((predicate, ""))
+            or ("{kinds} met deze {property}" if predicate.startswith(AK) else _VIA)
+        ).format(kinds=kinds, property=index.label(predicate))
+        values = sorted({_value(index, s, href) for s in subjects}, key=_value_order)
+        prop = Property(predicate, index.label(predicate), index.english(predicate), tuple(values))
+        found.append(Backlinks(heading, prop))
+    return tuple(sorted(found, key=lambda b: b.heading.casefold()))
+
+
+def _main_class(index: SiteIndex, iri: str) -> str:
+    classes = index.types.get(iri, ())
+    return next((c for c in classes if c.startswith(AK)), classes[0] if classes else "")
+
+
+def _value(index: SiteIndex, term: object, href: Href) -> Value:
+    if isinstance(term, ox.Literal):
+        return Value(term.value, lang=term.language)
+    if isinstance(term, ox.NamedNode):
+        iri = term.value
+        if iri.startswith(URN_PREFIX):
+            return Value(index.label(iri), href(iri), iri=iri)
+        scheme = urlsplit(iri).scheme.lower()
+        label = index.label(iri) if iri in index.labels else _compact(iri)
+        return Value(label, iri if scheme in ("http", "https") else None, iri=iri)
+    return Value(str(term))
+
+
+def _without_title(markdown: str) -> str:
+    """The introduction without its ``# Title`` line: the page shows the title already."""
+    return _H1.sub("", markdown, count=1)
+
+
+def _compact(iri: str) -> str:
+    """``cccev:Requirement`` for a class or property IRI of a known vocabulary, else the IRI."""
+    for prefix, namespace in prefix_map().items():
+        local = iri.removeprefix(namespace)
+        if local != iri and local and all(c.isalnum() or c in "-_" for c in local):
+            return f"{prefix}:{local}"
+    return iri
+
+
+def _value_order(value: Value) -> tuple[str, str]:
+    return value.text.casefold(), value.iri or ""
+
+
+def _by_predicate(triples: list[ox.Triple]) -> dict[str, list[Term]]:
+    found: dict[str, list[Term]] = {}
+    for triple in triples:
+        found.setdefault(triple.predicate.value, []).append(triple.object)
+    return found
+
+
+def _texts(values: dict[str, list[Term]], predicate: str) -> list[str]:
+    return [v.value for v in values.get(predicate, ()) if isinstance(v, ox.Literal)]
+
+
+def _unique(triples: Iterable[ox.Triple]) -> list[ox.Triple]:
+    return list(dict.fromkeys(triples))
+
+
+def _resolver(index: SiteIndex, source: str, href: Href) -> Callable[[str], str | None]:
+    """Relative links of a Markdown file at ``source`` -> pages of the URNs they name."""
+
+    def resolve(link: str) -> str | None:
+        parts = urlsplit(link)
+        path = unquote(parts.path)
+        if not source or not path:
+            return None
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(source), path))
+        candidates = [joined]
+        if not joined.endswith(".md"):
+            candidates += [f"{joined}.md", f"{joined}/index.md"]
+        for candidate in candidates:
+            urn = index.by_path.get(candidate)
+            if urn is not None:
+                return href(f"{urn}#{parts.fragment}" if parts.fragment else urn)
+        return None
+
+    return resolve
+
+
+__all__ = ["Page", "describe_page", "describe_triples", "local_name"]

@@ -1,0 +1,334 @@
+"""Running a SPARQL query: read-only, bounded in time, rows and reach.
+
+Oxigraph cannot cancel a running query, so every query runs in a child process forked from the
+worker: the child shares the worker's store copy-on-write (nothing is copied up front; the
+round trip costs about 5 ms, see ``bench/query.py``), evaluates the query, serialises the
+answer and sends it back through a pipe. When the time is up the worker kills the child, which
+really stops the work. Forking expects a single-threaded worker (gunicorn's sync workers; the
+store spawns no threads). Before it evaluates anything the child shuts itself in:
+
+* every file descriptor but the pipe is closed and ``RLIMIT_NOFILE`` is 1, so it cannot open a
+  socket or a file: a query can reach nothing outside the store, whatever it says (Oxigraph has
+  an HTTP client for ``SERVICE``; this makes it fail instead of connecting);
+* ``RLIMIT_CPU`` is the timeout plus a second, so the kernel stops it even if the worker
+  is gone;
+* ``RLIMIT_AS`` gives it :data:`MEMORY_HEADROOM` bytes more than the worker has.
+
+Queries that are updates or use ``SERVICE`` are refused before any of this
+(:func:`inspect_query`), with a message saying why.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import pickle
+import re
+import resource
+import select
+import signal
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyoxigraph as ox
+from werkzeug.datastructures import MIMEAccept
+
+from server.formats import (
+    GRAPH_FORMATS,
+    RESULT_FORMATS,
+    RESULTS_CSV,
+    RESULTS_JSON,
+    RESULTS_TSV,
+    RESULTS_XML,
+    Format,
+    choose_format,
+    serialize_triples,
+)
+
+#: Address space a query's child process may use on top of the worker's.
+MEMORY_HEADROOM = 2 * 1024**3
+
+_RESULTS_FORMATS: dict[Format, ox.QueryResultsFormat] = {
+    RESULTS_JSON: ox.QueryResultsFormat.JSON,
+    RESULTS_XML: ox.QueryResultsFormat.XML,
+    RESULTS_CSV: ox.QueryResultsFormat.CSV,
+    RESULTS_TSV: ox.QueryResultsFormat.TSV,
+}
+
+_UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD")
+_QUERY_KEYWORDS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
+#: Comments, strings and IRIs: where a keyword is not a keyword.
+_OPAQUE = re.compile(
+    r'#[^\n\r]*|"""(?:[^"\\]|\\.|"(?!""))*"""|'
+    r"'''(?:[^'\\]|\\.|'(?!''))*'''|"
+    r'"(?:[^"\\\n\r]|\\.)*"|'
+    r"'(?:[^'\\\n\r]|\\.)*'|"
+    r'<[^<>"{}|^`\\\x00-\x20]*>',
+    re.DOTALL,
+)
+_KEYWORD = re.compile(
+    r"(?<![\w?$:\-])(" + "|".join((*_QUERY_KEYWORDS, *_UPDATE_KEYWORDS, "WITH")) + r")(?![\w:\-])",
+    re.IGNORECASE,
+)
+_SERVICE = re.compile(r"(?<![\w?$:\-])SERVICE(?![\w:\-])", re.IGNORECASE)
+_FROM = re.compile(r"(?<![\w?$:\-])FROM(?![\w:\-])", re.IGNORECASE)
+
+
+class QueryRefused(ValueError):
+    """A query the endpoint will not run (an update, ``SERVICE``): 400."""
+
+
+class QuerySyntaxError(ValueError):
+    """The parser's message: 400."""
+
+
+class QueryNotAcceptable(Exception):
+    """No format the client accepts exists for this kind of answer: 406."""
+
+    def __init__(self, offers: tuple[Format, ...]) -> None:
+        super().__init__(offers)  # the arguments, so that it pickles
+        self.offers = offers
+
+
+class QueryStopped(Exception):
+    """The query was stopped at a limit: 503."""
+
+
+class QueryTimeout(QueryStopped):
+    """It ran out of time."""
+
+
+class QueryOutOfMemory(QueryStopped):
+    """It ran out of memory (the allocator aborts the child at ``RLIMIT_AS``)."""
+
+
+class QueryFailed(RuntimeError):
+    """The evaluation broke (the child's traceback, or how it died): 500."""
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    text: str
+    #: ``default-graph-uri`` and ``named-graph-uri``; both empty: the query's own dataset, or
+    #: the union of the store's graphs as the default graph.
+    default_graphs: tuple[str, ...] = ()
+    named_graphs: tuple[str, ...] = ()
+    #: The client's ``Accept`` header; None: none given.
+    accept: MIMEAccept | None = None
+    format_param: str | None = None
+    max_rows: int = 10_000
+
+
+@dataclass(frozen=True)
+class Answer:
+    format: Format
+    body: bytes
+    #: More rows (or triples) than ``max_rows`` existed; the answer holds the first ones.
+    truncated: bool
+
+
+def inspect_query(text: str) -> None:
+    """Refuse updates and ``SERVICE`` with a reason; leave every other error to the parser."""
+    code = _OPAQUE.sub(" ", text)
+    first = _KEYWORD.search(code)
+    if first is not None and first.group(1).upper() not in _QUERY_KEYWORDS:
+        raise QueryRefused(
+            f"{first.group(1).upper()}: this endpoint is read-only; SPARQL Update is not accepted"
+        )
+    if _SERVICE.search(code):
+        raise QueryRefused("SERVICE: federated queries are not supported (no outbound requests)")
+
+
+def evaluate(store: ox.Store, request: QueryRequest) -> Answer:
+    """Run ``request`` here, in this process (the child does this), and serialise the answer."""
+    try:
+        result = store.query(request.text, **dataset_arguments(request))
+    except SyntaxError as error:
+        raise QuerySyntaxError(str(error)) from None
+    offers = GRAPH_FORMATS if isinstance(result, ox.QueryTriples) else RESULT_FORMATS
+    chosen = choose_format(request.accept or MIMEAccept(), request.format_param, offers)
+    if chosen is None:
+        raise QueryNotAcceptable(offers)
+    if isinstance(result, ox.QueryBoolean):
+        return Answer(chosen, _bytes(result.serialize(format=_RESULTS_FORMATS[chosen])), False)
+    if isinstance(result, ox.QueryTriples):
+        triples, truncated = _take(result, request.max_rows)
+        return Answer(chosen, serialize_triples(triples, chosen), truncated)
+    variables = [variable.value for variable in result.variables]
+    rows, truncated = _take(result, request.max_rows)
+    # The rows kept, written as SPARQL TSV (a solution iterates over its values in the order of
+    # ``variables``) and read back, are a result set Oxigraph serialises in the format asked for.
+    tsv = "\t".join(f"?{name}" for name in variables) + "\n"
+    tsv += "".join("\t".join(map(_tsv_term, row)) + "\n" for row in rows)
+    kept = ox.parse_query_results(tsv, ox.QueryResultsFormat.TSV)
+    return Answer(chosen, _bytes(kept.serialize(format=_RESULTS_FORMATS[chosen])), truncated)
+
+
+def dataset_arguments(request: QueryRequest) -> dict[str, Any]:
+    """``Store.query`` arguments for the request's dataset (SPARQL 1.1 Protocol §2.1.4): the
+    protocol's graphs, else the query's ``FROM`` / ``FROM NAMED``, else the union of all."""
+    if not request.default_graphs and not request.named_graphs:
+        if _FROM.search(_OPAQUE.sub(" ", request.text)):
+            return {}
+        return {"use_default_graph_as_union": True}
+    try:
+        return {
+            "default_graph": [ox.NamedNode(iri) for iri in request.default_graphs],
+            "named_graphs": [ox.NamedNode(iri) for iri in request.named_graphs],
+        }
+    except ValueError as error:
+        raise QuerySyntaxError(f"default-graph-uri / named-graph-uri: {error}") from None
+
+
+def run_query(store: ox.Store, request: QueryRequest, timeout: float) -> Answer:
+    """:func:`inspect_query`, then :func:`evaluate` in a sandboxed child process, stopped after
+    ``timeout`` seconds."""
+    inspect_query(request.text)
+    return run_in_child(lambda: evaluate(store, request), timeout)
+
+
+def run_in_child(work: Callable[[], Answer], timeout: float) -> Answer:
+    """``work()`` in a forked child; its answer or exception comes back through a pipe."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(read_end)
+        _child(work, write_end, timeout)
+    os.close(write_end)
+    data, finished = b"", False
+    try:
+        data, finished = _read_until(read_end, time.monotonic() + timeout)
+    finally:  # also when the worker is interrupted: the child never outlives the request
+        os.close(read_end)
+        if not finished:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    if not finished or (os.WIFSIGNALED(status) and os.WTERMSIG(status) in _TIME_SIGNALS):
+        raise QueryTimeout(f"the query was stopped after {timeout:g} s")
+    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGABRT:
+        raise QueryOutOfMemory(
+            f"the query was stopped: it needed more than {MEMORY_HEADROOM >> 20} MiB of memory"
+        )
+    if not data:
+        raise QueryFailed(f"the query process ended without an answer ({_describe(status)})")
+    outcome = pickle.loads(data)
+    if isinstance(outcome, BaseException):
+        raise outcome
+    assert isinstance(outcome, Answer)
+    return outcome
+
+
+#: How a child out of time dies: killed here, or by the kernel at ``RLIMIT_CPU``.
+_TIME_SIGNALS = (signal.SIGXCPU, signal.SIGKILL)
+
+
+def _child(work: Callable[[], Answer], out: int, timeout: float) -> None:
+    status = 1
+    try:
+        out = _shut_in(out, timeout)
+        _write_all(out, pickle.dumps(_outcome(work), protocol=pickle.HIGHEST_PROTOCOL))
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _outcome(work: Callable[[], Answer]) -> Answer | Exception:
+    """``work()``'s answer, or what the worker should raise instead."""
+    try:
+        return work()
+    except (QuerySyntaxError, QueryNotAcceptable) as error:
+        return error
+    except MemoryError:
+        return QueryOutOfMemory(
+            f"the query was stopped: it needed more than {MEMORY_HEADROOM >> 20} MiB of memory"
+        )
+    except Exception as error:
+        # The pipe is the only descriptor the child may have: a query that tries to open a
+        # connection (SERVICE, had it got past inspect_query) or a file gets EMFILE.
+        if isinstance(error, OSError) and (
+            error.errno == errno.EMFILE or "os error 24" in str(error)
+        ):
+            return QueryRefused("the query tried to reach outside the store (refused)")
+        return QueryFailed(traceback.format_exc())
+
+
+def _shut_in(out: int, timeout: float) -> int:
+    """Close every descriptor but ``out`` (moved to 0) and limit CPU, memory and files."""
+    os.dup2(out, 0)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    os.closerange(1, hard if hard != resource.RLIM_INFINITY else 1 << 20)
+    _limit_memory()
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1, hard))
+    seconds = math.ceil(timeout) + 1
+    _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if cpu_hard == resource.RLIM_INFINITY or cpu_hard > seconds:
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+    return 0
+
+
+def _limit_memory() -> None:
+    try:
+        with open("/proc/self/statm", "rb") as statm:  # descriptor 1, closed again at once
+            pages = int(statm.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    limit = pages * os.sysconf("SC_PAGE_SIZE") + MEMORY_HEADROOM
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard == resource.RLIM_INFINITY or hard > limit:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
+    """Everything until end of file, and whether it came before ``deadline``."""
+    chunks: list[bytes] = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return b"", False
+        readable, _, _ = select.select([fd], [], [], remaining)
+        if not readable:
+            return b"", False
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+def _take(items: Iterator[Any], limit: int) -> tuple[list[Any], bool]:
+    taken: list[Any] = []
+    for item in items:
+        if len(taken) == limit:
+            return taken, True
+        taken.append(item)
+    return taken, False
+
+
+def _tsv_term(term: Any) -> str:
+    """A term in SPARQL TSV: Oxigraph's own syntax, but ``<<( … )>>`` around a triple term."""
+    if term is None:
+        return ""
+    if type(term) is ox.Triple:
+        parts: Sequence[Any] = (term.subject, term.predicate, term.object)
+        return "<<( " + " ".join(_tsv_term(part) for part in parts) + " )>>"
+    return str(term)
+
+
+def _bytes(data: bytes | None) -> bytes:
+    assert data is not None  # no output file given: the bytes are returned
+    return data

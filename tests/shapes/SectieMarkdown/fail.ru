@@ -1,0 +1,4 @@
+PREFIX ak: <urn:nl:ak:def:>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+DELETE { ?s ak:markdown ?m } WHERE { ?s ak:markdown ?m FILTER (?s = <urn:nl:ak:ver:tst-01#vereiste>) }
