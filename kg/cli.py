@@ -15,9 +15,10 @@ from typing import TextIO
 
 from kg.config import Settings, SettingsError, load_settings
 from kg.corpus import ContentFolderError, load_corpus
-from kg.diagnostic import Severity, count_by_severity, format_diagnostics
+from kg.diagnostic import Diagnostic, Severity, count_by_severity, format_diagnostics
 from kg.graph import build_graph
 from kg.publication import write_publication
+from kg.validation import Finding, ValidationResult, validate
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 
@@ -32,6 +33,12 @@ def make_parser() -> argparse.ArgumentParser:
     _content_flag(build)
     build.add_argument("--out", type=Path, help="publication folder (default: dist/; KG_DIST)")
     build.add_argument(
+        "--strict", action="store_true", default=None, help="treat warnings as errors"
+    )
+
+    check = commands.add_parser("validate", help="check the content against the SHACL shapes")
+    _content_flag(check)
+    check.add_argument(
         "--strict", action="store_true", default=None, help="treat warnings as errors"
     )
 
@@ -74,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "build":
             return run_build(settings, sys.stdout, sys.stderr)
+        if args.command == "validate":
+            return run_validate(settings, sys.stdout, sys.stderr)
         if args.command == "serve":
             from server.runner import run_server  # the server is optional for building
 
@@ -96,7 +105,16 @@ def run_build(settings: Settings, out: TextIO, err: TextIO) -> int:
     diagnostics = [*corpus.diagnostics, *build.diagnostics]
     for line in format_diagnostics(diagnostics):
         print(line, file=err)
-    publication = write_publication(settings.out, corpus, build)
+    # SHACL violations do not fail a build (only unreadable content does), except with --strict:
+    # they are published in validation.ttl/.json, and `kg validate` is the gate that fails.
+    shacl = validate(build.graph, build.sourcemap) if settings.validate else None
+    publication = write_publication(
+        settings.out,
+        corpus,
+        build,
+        extra=shacl.files() if shacl else None,
+        summary=(lambda m: {**m, "validation": shacl.counts()}) if shacl else None,
+    )
     counts = count_by_severity(diagnostics)
     elapsed = time.perf_counter() - started
     documents = ", ".join(f"{n} {kind}" for kind, n in publication.manifest["documents"].items())
@@ -112,9 +130,48 @@ def run_build(settings: Settings, out: TextIO, err: TextIO) -> int:
         f"info: {counts[Severity.INFO]}",
         file=out,
     )
+    if shacl is not None:
+        print(f"shacl: {_shacl_summary(shacl)} (listed by kg validate)", file=out)
     print(f"published to {publication.path} in {elapsed:.2f} s", file=out)
     failing = counts[Severity.ERROR] + (counts[Severity.WARNING] if settings.strict else 0)
+    if shacl is not None and settings.strict:
+        failing += shacl.counts()["violation"] + shacl.counts()["warning"]
     return EXIT_INVALID if failing else EXIT_OK
+
+
+def run_validate(settings: Settings, out: TextIO, err: TextIO) -> int:
+    """Content problems and SHACL findings, sorted by file and line, on ``out``; exit 1 when
+    there is a content error or a violation (with --strict: any warning too)."""
+    corpus = load_corpus(settings.content)
+    build = build_graph(corpus)
+    try:
+        shacl = validate(build.graph, build.sourcemap)
+    except Exception as error:  # a broken shapes file or a pySHACL failure: the command failed
+        print(f"kg: validation failed: {error}", file=err)
+        return EXIT_ERROR
+    problems: list[Diagnostic | Finding] = [*corpus.diagnostics, *build.diagnostics]
+    for problem in sorted([*problems, *shacl.findings], key=lambda p: (p.path, p.line)):
+        print(problem.format(), file=out)
+    content = count_by_severity([*corpus.diagnostics, *build.diagnostics])
+    print(
+        f"content: {content[Severity.ERROR]} errors, {content[Severity.WARNING]} warnings; "
+        f"shacl: {_shacl_summary(shacl)}",
+        file=err,
+    )
+    counts = shacl.counts()
+    failing = content[Severity.ERROR] + counts["violation"]
+    if settings.strict:
+        failing += content[Severity.WARNING] + counts["warning"]
+    return EXIT_INVALID if failing else EXIT_OK
+
+
+def _shacl_summary(result: ValidationResult) -> str:
+    counts = result.counts()
+    verdict = "conforms" if result.conforms else "does not conform"
+    return (
+        f"{verdict}: {counts['violation']} violations, {counts['warning']} warnings, "
+        f"{counts['info']} info"
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from kg.diagnostic import Diagnostic, Severity
 from kg.document import Document, Link
 from kg.glossary import GLOSSARY_PATH
 from kg.identifier import mint_urn, safe_iri, slugify, term_urn
-from kg.kind import KINDS, Kind, classify
+from kg.kind import KINDS, PAGINA, Kind, classify
 from kg.metadata import Entry, Located
 from kg.namespace import AK, bind_prefixes
 from kg.sourcemap import Location, SourceMap
@@ -33,6 +33,14 @@ from kg.vocabulary import (
 GLOSSARY_SCHEME = URIRef("urn:nl:ak:begrip")
 _EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 _SOURCE_SECTIONS = frozenset({"bronnen", "bron"})
+#: Lexical forms checked before a typed literal is made (rdflib warns on ill-typed ones).
+_LEXICAL_FORMS: dict[URIRef, re.Pattern[str]] = {
+    XSD.boolean: re.compile(r"true|false|1|0"),
+    XSD.integer: re.compile(r"[+-]?[0-9]+"),
+    XSD.date: re.compile(
+        r"-?[0-9]{4,}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(Z|[+-][0-9]{2}:[0-9]{2})?"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -159,17 +167,18 @@ class _Builder:
         if rule.datatype is None:
             self.add(document.urn, rule.predicate, Literal(str(value)), location)
             return
-        literal = Literal(
-            str(value).lower() if isinstance(value, bool) else value, datatype=rule.datatype
-        )
-        if not _well_formed(literal):
+        lexical = str(value).lower() if isinstance(value, bool) else str(value).strip()
+        pattern = _LEXICAL_FORMS.get(rule.datatype)
+        if pattern is None or pattern.fullmatch(lexical):
+            literal = Literal(lexical, datatype=rule.datatype)
+        else:
             self.warn(
                 document.path,
                 item.line,
                 f"{rule.key}: {value!r} is not a valid {rule.datatype.n3()}",
                 "datatype",
             )
-            literal = Literal(str(value))
+            literal = Literal(lexical)
         self.add(document.urn, rule.predicate, literal, location)
 
     def add_tag(self, document: Document, entry: Entry, rule: KeyRule, item: Located) -> None:
@@ -348,6 +357,8 @@ class _Builder:
             return None  # an image, a download, a page outside the content
         self.warn(source, line, f"link to a missing page: {target}", "broken-link")
         placement = classify(PurePosixPath(joined).relative_to("docs"))
+        if placement.kind is PAGINA:
+            return mint_urn(placement.kind, placement.name)
         return placement.kind.urn(slugify(placement.name))
 
 
@@ -358,10 +369,6 @@ def _items(located: Located) -> list[Located]:
 def _camel(key: str) -> str:
     head, *rest = re.split(r"[-_\s]+", key.strip())
     return head.lower() + "".join(part.capitalize() for part in rest)
-
-
-def _well_formed(literal: Literal) -> bool:
-    return literal.datatype in (XSD.string, None) or literal.ill_typed is False
 
 
 __all__ = ["KINDS", "BNode", "Build", "build_graph"]
