@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 from rdflib import URIRef
 
@@ -18,6 +20,18 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]*)\]\((?P<target><[^>]*>|[^)\s]+)(?:\s+\"[^\"]*\")?\)")
 _AUTOLINK = re.compile(r"<(?P<target>https?://[^>\s]+)>")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def link_candidates(source: str, target: str) -> tuple[str, ...]:
+    """The files (relative to the content folder) a relative link in ``source`` may mean:
+    ``../hulpmiddelen/IAMA.md``, ``../rollen/`` (its ``index.md``) or ``jurist`` (``.md``)."""
+    path = unquote(urlsplit(target).path)
+    if not path:
+        return ()
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(source), path))
+    if joined.endswith(".md"):
+        return (joined,)
+    return (joined, f"{joined}.md", f"{joined}/index.md")
 
 
 @dataclass(frozen=True)

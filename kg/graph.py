@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from urllib.parse import unquote, urlsplit
 
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
 from rdflib.term import Node
 
 from kg.corpus import Corpus
 from kg.diagnostic import Diagnostic, Severity
-from kg.document import Document, Link
+from kg.document import Document, Link, link_candidates
 from kg.glossary import GLOSSARY_PATH
 from kg.identifier import mint_urn, safe_iri, slugify, term_urn
-from kg.kind import KINDS, PAGINA, Kind, classify
+from kg.kind import PAGINA, Kind, classify
 from kg.metadata import Entry, Located
 from kg.namespace import AK, bind_prefixes
 from kg.sourcemap import Location, SourceMap
@@ -343,16 +341,11 @@ class _Builder:
     def resolve_path(self, source: str, target: str, line: int) -> URIRef | None:
         """The URN a relative link points at. A link to a missing page still names a URN by
         the minting rules (its folder gives the kind), with a warning."""
-        path = unquote(urlsplit(target).path)
-        if not path:
-            return None
-        joined = posixpath.normpath(posixpath.join(posixpath.dirname(source), path))
-        candidates = [joined]
-        if not joined.endswith(".md"):
-            candidates += [f"{joined}.md", f"{joined}/index.md"]
+        candidates = link_candidates(source, target)
         for candidate in candidates:
             if candidate in self.index.by_path:
                 return self.index.by_path[candidate]
+        joined = candidates[0] if candidates else ""
         if not joined.endswith(".md") or not joined.startswith("docs/"):
             return None  # an image, a download, a page outside the content
         self.warn(source, line, f"link to a missing page: {target}", "broken-link")
@@ -369,6 +362,3 @@ def _items(located: Located) -> list[Located]:
 def _camel(key: str) -> str:
     head, *rest = re.split(r"[-_\s]+", key.strip())
     return head.lower() + "".join(part.capitalize() for part in rest)
-
-
-__all__ = ["KINDS", "BNode", "Build", "build_graph"]

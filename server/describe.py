@@ -15,16 +15,16 @@ the sections rendered from Markdown, and the links in, grouped by property and c
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeAlias
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import pyoxigraph as ox
 from markupsafe import Markup
 
+from kg.document import link_candidates
 from kg.namespace import URN_PREFIX
 from kg.serialization import prefix_map
 from server.index import (
@@ -330,15 +330,10 @@ def _resolver(index: SiteIndex, source: str, href: Href) -> Callable[[str], str 
     """Relative links of a Markdown file at ``source`` -> pages of the URNs they name."""
 
     def resolve(link: str) -> str | None:
-        parts = urlsplit(link)
-        path = unquote(parts.path)
-        if not source or not path:
+        if not source:
             return None
-        joined = posixpath.normpath(posixpath.join(posixpath.dirname(source), path))
-        candidates = [joined]
-        if not joined.endswith(".md"):
-            candidates += [f"{joined}.md", f"{joined}/index.md"]
-        for candidate in candidates:
+        parts = urlsplit(link)
+        for candidate in link_candidates(source, link):
             urn = index.by_path.get(candidate)
             if urn is not None:
                 return href(f"{urn}#{parts.fragment}" if parts.fragment else urn)
