@@ -85,9 +85,10 @@ def main() -> None:
             "import kg.cli, kg.graph, kg.publication, rdflib, pyoxigraph, pyshacl",
         ]
         time_process(build_cmd)  # warm the file cache
-        builds, floors = [], []
+        builds, unvalidated, floors = [], [], []
         for _ in range(args.runs):
             builds.append(time_process(build_cmd))
+            unvalidated.append(time_process([*build_cmd, "--no-validate"]))
             floors.append(time_process(floor_cmd))
         stages: dict[str, list[float]] = {}
         for _ in range(args.runs):
@@ -98,6 +99,10 @@ def main() -> None:
     print(
         f"kg build, fresh process, median of {args.runs}: {build:.3f} s "
         f"(min {min(builds):.3f}, max {max(builds):.3f})"
+    )
+    print(
+        f"kg build --no-validate, fresh process, median of {args.runs}: "
+        f"{statistics.median(unvalidated):.3f} s"
     )
     print(f"baseline: import-only fresh process, median of {args.runs}: {floor:.3f} s")
     print(

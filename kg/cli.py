@@ -11,14 +11,16 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from kg.config import Settings, SettingsError, load_settings
 from kg.corpus import ContentFolderError, load_corpus
 from kg.diagnostic import Diagnostic, Severity, count_by_severity, format_diagnostics
 from kg.graph import build_graph
 from kg.publication import write_publication
-from kg.validation import Finding, ValidationResult, validate
+
+if TYPE_CHECKING:
+    from kg.validation import Finding, ValidationResult
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 
@@ -34,6 +36,13 @@ def make_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", type=Path, help="publication folder (default: dist/; KG_DIST)")
     build.add_argument(
         "--strict", action="store_true", default=None, help="treat warnings as errors"
+    )
+    build.add_argument(
+        "--no-validate",
+        dest="validate",
+        action="store_false",
+        default=None,
+        help="skip SHACL validation (no validation report is published)",
     )
 
     check = commands.add_parser("validate", help="check the content against the SHACL shapes")
@@ -107,7 +116,11 @@ def run_build(settings: Settings, out: TextIO, err: TextIO) -> int:
         print(line, file=err)
     # SHACL violations do not fail a build (only unreadable content does), except with --strict:
     # they are published in validation.ttl/.json, and `kg validate` is the gate that fails.
-    shacl = validate(build.graph, build.sourcemap) if settings.validate else None
+    shacl = None
+    if settings.validate:
+        from kg.validation import validate  # pySHACL is a heavy import: only when used
+
+        shacl = validate(build.graph, build.sourcemap)
     publication = write_publication(
         settings.out,
         corpus,
@@ -119,7 +132,7 @@ def run_build(settings: Settings, out: TextIO, err: TextIO) -> int:
     elapsed = time.perf_counter() - started
     documents = ", ".join(f"{n} {kind}" for kind, n in publication.manifest["documents"].items())
     print(f"documents: {documents}; {len(corpus.terms)} glossary terms", file=out)
-    print(f"triples: {len(build.graph)}", file=out)
+    print(f"triples: {len(build)}", file=out)
     if corpus.rejected:
         print(
             f"left out ({len(corpus.rejected)} files with errors): " + ", ".join(corpus.rejected),
@@ -144,6 +157,8 @@ def run_validate(settings: Settings, out: TextIO, err: TextIO) -> int:
     there is a content error or a violation (with --strict: any warning too)."""
     corpus = load_corpus(settings.content)
     build = build_graph(corpus)
+    from kg.validation import validate  # pySHACL is a heavy import: only when used
+
     try:
         shacl = validate(build.graph, build.sourcemap)
     except Exception as error:  # a broken shapes file or a pySHACL failure: the command failed

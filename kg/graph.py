@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import PurePosixPath
 
 from rdflib import Graph, Literal, URIRef
@@ -29,6 +30,7 @@ from kg.vocabulary import (
 )
 
 GLOSSARY_SCHEME = URIRef("urn:nl:ak:begrip")
+Triple = tuple[Node, Node, Node]
 _EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 _SOURCE_SECTIONS = frozenset({"bronnen", "bron"})
 #: Lexical forms checked before a typed literal is made (rdflib warns on ill-typed ones).
@@ -43,9 +45,24 @@ _LEXICAL_FORMS: dict[URIRef, re.Pattern[str]] = {
 
 @dataclass(frozen=True)
 class Build:
-    graph: Graph
+    """The triples, where each comes from, and the problems met on the way."""
+
+    triples: frozenset[Triple]
     sourcemap: SourceMap
     diagnostics: tuple[Diagnostic, ...]
+
+    @cached_property
+    def graph(self) -> Graph:
+        """The triples as an rdflib graph, made when first asked for (validation, tests):
+        filling it is a good part of a build, and the dumps are written without it.
+        SimpleMemory: a third of the cost of rdflib's default store, and all this needs."""
+        graph = bind_prefixes(Graph(store="SimpleMemory"))
+        for triple in self.triples:
+            graph.add(triple)
+        return graph
+
+    def __len__(self) -> int:
+        return len(self.triples)
 
 
 @dataclass
@@ -69,14 +86,13 @@ class _Index:
 
 
 def build_graph(corpus: Corpus) -> Build:
-    # SimpleMemory: a third of the cost of the default store to fill, and all this graph needs.
-    graph = bind_prefixes(Graph(store="SimpleMemory"))
+    triples: set[Triple] = set()
     sourcemap = SourceMap()
     diagnostics: list[Diagnostic] = []
     index = _Index()
     for document in corpus.documents:
         index.add(document)
-    builder = _Builder(graph, sourcemap, diagnostics, index)
+    builder = _Builder(triples, sourcemap, diagnostics, index)
     for document in corpus.documents:
         builder.add_document(document)
     for term in corpus.terms:
@@ -89,18 +105,18 @@ def build_graph(corpus: Corpus) -> Build:
         if term.definition:
             builder.add(term.urn, SKOS.definition, Literal(term.definition, lang="nl"), location)
         builder.add(term.urn, AK.bronbestand, Literal(GLOSSARY_PATH), location)
-    return Build(graph, sourcemap, tuple(diagnostics))
+    return Build(frozenset(triples), sourcemap, tuple(diagnostics))
 
 
 @dataclass
 class _Builder:
-    graph: Graph
+    triples: set[Triple]
     sourcemap: SourceMap
     diagnostics: list[Diagnostic]
     index: _Index
 
     def add(self, s: Node, p: URIRef, o: Node, location: Location) -> None:
-        self.graph.add((s, p, o))
+        self.triples.add((s, p, o))
         self.sourcemap.add_fact(s, p, o, location)
 
     def warn(self, path: str, line: int, message: str, code: str) -> None:

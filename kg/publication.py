@@ -63,7 +63,7 @@ ExtraFiles = dict[str, bytes]
 
 
 def render_dumps(build: Build) -> dict[str, bytes]:
-    triples = sorted_triples(build.graph)
+    triples = sorted_triples(build.triples)
     ox_triples = oxigraph_triples(triples)
     return {
         "graph.ttl": write_rdf(ox_triples, "turtle"),
@@ -113,7 +113,7 @@ def write_publication(
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "content": str(corpus.root),
         "commit": corpus.commit,
-        "triples": len(build.graph),
+        "triples": len(build),
         "documents": dict(sorted(Counter(d.kind_name for d in corpus.documents).items())),
         "glossary_terms": len(corpus.terms),
         "rejected": list(corpus.rejected),

@@ -9,7 +9,8 @@ same checksums and ETags).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
@@ -43,7 +44,41 @@ def to_oxigraph(term: Node, cache: dict[Node, Any]) -> Any:
     return found
 
 
-def sorted_triples(graph: Graph) -> list[Triple]:
+def from_oxigraph(term: Any) -> Node:
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        datatype = term.datatype.value
+        if datatype == "http://www.w3.org/2001/XMLSchema#string":
+            return Literal(term.value)
+        return Literal(term.value, datatype=URIRef(datatype))
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
+def rdflib_triples(triples: Iterable[Any]) -> Iterator[Triple]:
+    """Oxigraph triples as rdflib triples."""
+    for triple in triples:
+        yield (
+            from_oxigraph(triple.subject),
+            from_oxigraph(triple.predicate),
+            from_oxigraph(triple.object),
+        )
+
+
+def read_turtle(path: Path) -> Graph:
+    """A Turtle file as an rdflib graph, parsed by Oxigraph (several times faster than rdflib's
+    parser; the shapes and the ontology are read on every build)."""
+    graph = Graph(store="SimpleMemory")
+    for triple in rdflib_triples(ox.parse(path=str(path), format=ox.RdfFormat.TURTLE)):
+        graph.add(triple)
+    return graph
+
+
+def sorted_triples(triples: Iterable[Triple]) -> list[Triple]:
     """Subjects, then predicates, then objects; literals of equal text by language/datatype."""
 
     def key(triple: Triple) -> tuple[str, str, str, str]:
@@ -51,7 +86,7 @@ def sorted_triples(graph: Graph) -> list[Triple]:
         extra = f"L{o.language or o.datatype or ''}" if isinstance(o, Literal) else "I"
         return (str(s), str(p), str(o), extra)
 
-    return sorted(graph, key=key)
+    return sorted(triples, key=key)
 
 
 def oxigraph_triples(triples: Iterable[Triple]) -> list[Any]:

@@ -30,7 +30,7 @@ from rdflib.term import Node
 from kg.diagnostic import Severity
 from kg.namespace import AK, PREFIXES, SH, bind_prefixes
 from kg.publication import ONTOLOGY_DIR, PROJECT_ROOT
-from kg.serialization import oxigraph_triples, sorted_triples, write_rdf
+from kg.serialization import oxigraph_triples, read_turtle, sorted_triples, write_rdf
 from kg.sourcemap import Location, SourceMap
 
 SHAPES_DIR = PROJECT_ROOT / "shapes"
@@ -70,9 +70,9 @@ class Shapes:
 def load_shapes(shapes_dir: Path = SHAPES_DIR, ontology: Path | None = ONTOLOGY_FILE) -> Shapes:
     graph = Graph()
     for file in sorted(shapes_dir.glob("*.ttl")):
-        graph.parse(file, format="turtle")
+        graph += read_turtle(file)
     if ontology is not None and ontology.is_file():
-        return Shapes(graph, Graph(store="SimpleMemory").parse(ontology, format="turtle"))
+        return Shapes(graph, read_turtle(ontology))
     for shape in list(graph.subjects(USES_ONTOLOGY, Literal(True))):
         graph.add((shape, SH.deactivated, Literal(True)))
     return Shapes(graph, None)

@@ -8,14 +8,12 @@ all means ``*/*``, which gives the first offer, HTML.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import pyoxigraph as ox
-from rdflib import Literal, URIRef
-from rdflib.term import BNode, Node
 from werkzeug.datastructures import MIMEAccept
 
-from kg.serialization import write_jsonld
+from kg.serialization import rdflib_triples, write_jsonld
 from server.formats import HTML, JSONLD, NTRIPLES, RDFXML, TURTLE, Format, choose_format
 from server.formats import serialize_triples as serialize_with_oxigraph
 
@@ -36,25 +34,5 @@ def serialize(triples: Sequence[ox.Triple], fmt: Format) -> bytes:
     JSON-LD is compacted with the context of the dumps (``ak:Maatregel``, not full IRIs).
     """
     if fmt is JSONLD:
-        return write_jsonld(list(to_rdflib(triples)))
+        return write_jsonld(list(rdflib_triples(triples)))
     return serialize_with_oxigraph(triples, fmt)
-
-
-def to_rdflib(triples: Iterable[ox.Triple]) -> Iterable[tuple[Node, Node, Node]]:
-    for triple in triples:
-        yield _term(triple.subject), _term(triple.predicate), _term(triple.object)
-
-
-def _term(term: object) -> Node:
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    if isinstance(term, ox.Literal):
-        if term.language:
-            return Literal(term.value, lang=term.language)
-        datatype = term.datatype.value
-        if datatype == "http://www.w3.org/2001/XMLSchema#string":
-            return Literal(term.value)
-        return Literal(term.value, datatype=URIRef(datatype))
-    raise TypeError(f"not an RDF term: {term!r}")
