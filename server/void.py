@@ -14,7 +14,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from kg.namespace import PREFIXES, URN_PREFIX
-from server.dataset import DATA_GRAPH, Dataset
+from server.dataset import DATA_GRAPH, Dataset, Statistics
 
 VOID = "http://rdfs.org/ns/void#"
 DCAT = "http://www.w3.org/ns/dcat#"
@@ -104,7 +104,7 @@ def describe_dataset(dataset: Dataset, base: str) -> list[ox.Triple]:
         add(subject, VOID + "vocabulary", _n(str(namespace)))
     if any(dataset.store.quads_for_pattern(_n(EXAMPLE_RESOURCE), None, None, _n(DATA_GRAPH))):
         add(subject, VOID + "exampleResource", _n(EXAMPLE_RESOURCE))
-    triples += _statistics(dataset.store, subject)
+    triples += _statistics(dataset.statistics, subject)
     files = manifest.get("files", {})
     for dump in DUMPS:
         url = _n(base + dump.path)
@@ -158,47 +158,23 @@ def _sparql_distribution(base: str, here: str, dataset: ox.NamedNode) -> list[ox
     ]
 
 
-def _statistics(store: ox.Store, dataset: ox.NamedNode) -> list[ox.Triple]:
+def _statistics(statistics: Statistics, dataset: ox.NamedNode) -> list[ox.Triple]:
     """void:entities, classes, properties, distinct subjects/objects and class partitions."""
-    graph = f"<{DATA_GRAPH}>"
-    totals = _select(
-        store,
-        "SELECT (COUNT(DISTINCT ?s) AS ?subjects) (COUNT(DISTINCT ?p) AS ?properties) "
-        f"(COUNT(DISTINCT ?o) AS ?objects) {{ GRAPH {graph} {{ ?s ?p ?o }} }}",
-    )[0]
-    typed = _select(
-        store,
-        "SELECT (COUNT(DISTINCT ?s) AS ?entities) (COUNT(DISTINCT ?c) AS ?classes) "
-        f"{{ GRAPH {graph} {{ ?s a ?c }} }}",
-    )[0]
     triples = [
         ox.Triple(dataset, _n(VOID + name), _typed(value, "integer"))
         for name, value in (
-            ("entities", typed["entities"]),
-            ("classes", typed["classes"]),
-            ("properties", totals["properties"]),
-            ("distinctSubjects", totals["subjects"]),
-            ("distinctObjects", totals["objects"]),
+            ("entities", statistics.entities),
+            ("classes", statistics.classes),
+            ("properties", statistics.properties),
+            ("distinctSubjects", statistics.distinct_subjects),
+            ("distinctObjects", statistics.distinct_objects),
         )
     ]
-    partitions = _select(
-        store,
-        "SELECT ?class (COUNT(DISTINCT ?s) AS ?entities) "
-        f"{{ GRAPH {graph} {{ ?s a ?class }} }} GROUP BY ?class ORDER BY ?class",
-    )
-    for row in partitions:
+    for cls, entities in statistics.partitions:
         partition = ox.BlankNode()
         triples += [
             ox.Triple(dataset, _n(VOID + "classPartition"), partition),
-            ox.Triple(partition, _n(VOID + "class"), _n(row["class"])),
-            ox.Triple(partition, _n(VOID + "entities"), _typed(row["entities"], "integer")),
+            ox.Triple(partition, _n(VOID + "class"), _n(cls)),
+            ox.Triple(partition, _n(VOID + "entities"), _typed(entities, "integer")),
         ]
     return triples
-
-
-def _select(store: ox.Store, query: str) -> list[dict[str, str]]:
-    """Rows of a trusted SELECT on ``store``, every value as its lexical form or IRI."""
-    solutions = store.query(query)
-    assert isinstance(solutions, ox.QuerySolutions)
-    names = [variable.value for variable in solutions.variables]
-    return [{name: row[name].value for name in names if row[name] is not None} for row in solutions]
