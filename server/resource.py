@@ -13,6 +13,8 @@ varies on ``Accept``. The bare form also links to ``/id/<urn>`` as ``rel="canoni
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import PathConverter
@@ -77,13 +79,25 @@ def dereference(raw: str, bare: bool) -> BaseResponse:
     if fmt is None:
         response = not_acceptable(urn)
     else:
-        response = Response(_body(urn, fmt), content_type=fmt.content_type)
+        tag = _etag(urn, fmt)
+        if request.if_none_match.contains(tag):
+            response = Response(status=304)  # nothing is described again
+        else:
+            response = Response(_body(urn, fmt), content_type=fmt.content_type)
+        response.set_etag(tag)
         response.headers["Content-Location"] = resource_url(urn, fmt)
     response.headers["Link"] = ", ".join(links)
     response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Expose-Headers"] = "Content-Location, Link"
+    response.headers["Access-Control-Expose-Headers"] = "Content-Location, Link, ETag"
     response.vary.add("Accept")
     return response
+
+
+def _etag(urn: str, fmt: Format) -> str:
+    """Strong validator of one representation: it changes exactly when the publication does."""
+    files = current_dataset().manifest.get("files", {})
+    graph = files.get("graph.nt", {}).get("sha256", "") if isinstance(files, dict) else ""
+    return hashlib.sha256(f"{graph} {urn} {fmt.key}".encode()).hexdigest()[:32]
 
 
 def _body(urn: str, fmt: Format) -> str | bytes:

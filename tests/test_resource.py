@@ -256,3 +256,21 @@ def test_cors(client: FlaskClient) -> None:
     response = client.get(f"/id/{URN}", headers={"Accept": "application/ld+json"})
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert "Link" in response.headers["Access-Control-Expose-Headers"]
+
+
+def test_representations_have_etags_and_answer_304(client: FlaskClient) -> None:
+    first = client.get("/id/urn:nl:ak:mtr:org-01", headers={"Accept": "text/turtle"})
+    tag = first.headers["ETag"]
+    assert first.status_code == 200 and tag
+    html = client.get("/id/urn:nl:ak:mtr:org-01", headers={"Accept": "text/html"})
+    assert html.headers["ETag"] != tag  # one validator per representation
+    again = client.get(
+        "/id/urn:nl:ak:mtr:org-01", headers={"Accept": "text/turtle", "If-None-Match": tag}
+    )
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == tag
+    other = client.get(
+        "/id/urn:nl:ak:mtr:org-01", headers={"Accept": "text/html", "If-None-Match": tag}
+    )
+    assert other.status_code == 200  # another representation's validator does not match
