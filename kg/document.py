@@ -59,7 +59,6 @@ class Document:
     matter: Matter
     #: Text before the first ``##`` (the page's ``#`` title and introduction), if any.
     introduction: str
-    introduction_line: int
     introduction_links: tuple[Link, ...]
     sections: tuple[Section, ...]
 
@@ -109,7 +108,6 @@ def parse_document(
         urn=urn,
         matter=matter,
         introduction=intro,
-        introduction_line=matter.body_line,
         introduction_links=intro_links,
         sections=sections,
     )

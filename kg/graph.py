@@ -318,7 +318,7 @@ class _Builder:
                 s,
                 AK.inleiding,
                 Literal(document.introduction, lang="nl"),
-                Location(document.path, document.introduction_line),
+                Location(document.path, document.matter.body_line),
             )
         self.add_links(document, document.introduction_links, sources=False)
         used: set[str] = set()

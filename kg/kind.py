@@ -79,8 +79,6 @@ LEVENSCYCLUSFASE = Kind(
 PAGINA = Kind("pagina", "pag", (), (AK.Pagina,))
 
 KINDS: tuple[Kind, ...] = (VEREISTE, MAATREGEL, HULPMIDDEL, ONDERWERP, ROL, LEVENSCYCLUSFASE)
-ALL_KINDS: tuple[Kind, ...] = (*KINDS, PAGINA)
-KIND_BY_NAME: dict[str, Kind] = {kind.name: kind for kind in ALL_KINDS}
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ booleans and nulls are converted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import yaml
 from frontmatter.default_handlers import YAMLHandler
@@ -49,7 +49,6 @@ class Matter:
     body: str
     #: Line of the file on which the body starts.
     body_line: int
-    has_front_matter: bool = field(default=True)
 
     def get(self, key: str) -> Entry | None:
         for entry in self.entries:
@@ -75,7 +74,7 @@ def split_matter(text: str) -> Matter:
     """Split ``text`` into front matter and body; raise MatterError when the YAML is broken."""
     lines = text.splitlines(keepends=True)
     if not lines or not _BOUNDARY.match(lines[0]):
-        return Matter((), text, 1, has_front_matter=False)
+        return Matter((), text, 1)
     for index in range(1, len(lines)):
         if _BOUNDARY.match(lines[index]):
             break

@@ -34,7 +34,7 @@ from kg.serialization import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ONTOLOGY_DIR = PROJECT_ROOT / "ontology"
+ONTOLOGY_FILE = PROJECT_ROOT / "ontology" / "algoritmekader.ttl"
 
 #: Dump files: name -> media type. Each is also written gzipped (name + ".gz").
 DUMPS: dict[str, str] = {
@@ -101,9 +101,8 @@ def write_publication(
         ],
         ensure_ascii=False,
     ).encode("utf-8")
-    ontology = ONTOLOGY_DIR / "algoritmekader.ttl"
-    if ontology.is_file():
-        files[ONTOLOGY] = ontology.read_bytes()
+    if ONTOLOGY_FILE.is_file():
+        files[ONTOLOGY] = ONTOLOGY_FILE.read_bytes()
     files.update(extra or {})
     checksums = {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}
     files[CHECKSUMS] = "".join(f"{digest}  {name}\n" for name, digest in checksums.items()).encode()

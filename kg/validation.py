@@ -29,12 +29,11 @@ from rdflib.term import Node
 
 from kg.diagnostic import Severity
 from kg.namespace import AK, PREFIXES, SH, bind_prefixes
-from kg.publication import ONTOLOGY_DIR, PROJECT_ROOT
+from kg.publication import ONTOLOGY_FILE, PROJECT_ROOT
 from kg.serialization import oxigraph_triples, read_turtle, sorted_triples, write_rdf
 from kg.sourcemap import Location, SourceMap
 
 SHAPES_DIR = PROJECT_ROOT / "shapes"
-ONTOLOGY_FILE = ONTOLOGY_DIR / "algoritmekader.ttl"
 SHAPE_NAMESPACE = "urn:nl:ak:shape:"
 #: Derived during validation: "<id> <file name>" of each identified vereiste and maatregel.
 ID_AND_FILE_NAME = URIRef(f"{SHAPE_NAMESPACE}idAndFileName")

@@ -6,14 +6,10 @@ start-up and registers the blueprints. The server reads only ``dist/``: it never
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 
 from kg.config import Settings
 from server.dataset import load_dataset
-
-log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> Flask:

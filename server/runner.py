@@ -8,6 +8,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from kg.config import Settings
+from kg.publication import MANIFEST
 from server import create_app
 
 
@@ -37,6 +38,9 @@ def run_server(settings: Settings, serve_existing: bool) -> int:
         status = run_build(settings, sys.stdout, sys.stderr)
         if status == EXIT_ERROR:
             return status
+    if not (settings.out / MANIFEST).is_file():
+        print(f"kg: {settings.out}: no publication here (run 'kg build' first)", file=sys.stderr)
+        return 2
     print(f"serving {settings.out} on http://{settings.host}:{settings.port}/", flush=True)
     _Gunicorn(settings).run()
     return 0

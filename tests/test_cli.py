@@ -79,3 +79,10 @@ def test_bad_flag_and_missing_folder_exit_2(tmp_path: Path) -> None:
     missing = run_kg("build", "--content", str(tmp_path / "nope"), "--out", str(tmp_path / "d"))
     assert missing.returncode == 2
     assert "not a content folder" in missing.stderr
+
+
+def test_serving_a_folder_without_publication_exits_2(tmp_path: Path) -> None:
+    result = run_kg("serve", "--dist", str(tmp_path), "--port", "0")
+    assert result.returncode == 2
+    assert "no publication here" in result.stderr
+    assert "Traceback" not in result.stderr
