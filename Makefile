@@ -24,6 +24,7 @@ test: $(STAMP)
 	$(BIN)/ruff check kg server tests bench
 	$(BIN)/ruff format --check kg server tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -81,8 +81,8 @@ def main() -> int:
 
     from kg.cli import run_build
     from kg.config import Settings
-    from server.dataset import load_dataset
-    from server.query import QueryRequest, evaluate, run_query
+    from server.services.dataset import load_dataset
+    from server.services.query import QueryRequest, evaluate, run_query
 
     accept = parse_accept_header("application/sparql-results+json", MIMEAccept)
     with tempfile.TemporaryDirectory() as folder:
@@ -119,7 +119,7 @@ def main() -> int:
     def rdflib_run(text: str) -> Callable[[], int]:
         return lambda: json_rows(graph.query(text).serialize(format="json") or b"")
 
-    print(f"corpus: {args.content} ({dataset.manifest['triples']} triples, {len(graph)} with the")
+    print(f"corpus: {args.content} ({dataset.manifest.triples} triples, {len(graph)} with the")
     print(f"ontology); medians of {args.repeat} runs (rdflib: {args.rdflib_repeat})\n")
     header = f"{'query':<24}{'rows':>6}{'oxigraph':>12}{'fork runner':>14}{'rdflib':>12}"
     print(header + f"{'rdflib/oxigraph':>18}")

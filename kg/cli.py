@@ -1,7 +1,13 @@
-"""The ``kg`` command: ``build``, ``validate`` and ``serve``.
+"""The ``kg`` command: ``build`` and ``validate``, and the commands other packages contribute.
+
+``kg`` never imports the server: the server adds ``serve`` through the entry-point group
+:data:`COMMANDS_GROUP` (``pyproject.toml``), an object that adds its flags and runs with the
+settings (:class:`Command`). Only the command asked for is loaded, so ``kg build`` does not pay
+for Flask and gunicorn.
 
 Exit codes follow pySHACL's CLI: 0 all is well, 1 the content has errors (or violations),
-2 the command itself failed (bad arguments, unreadable folder, crash).
+2 the command itself failed (bad arguments, unreadable folder, broken shapes, crash). A failure
+is one line on stderr, ``kg: <what>``; ``kg --debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -9,34 +15,71 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
-from kg.config import Settings, SettingsError, load_settings
-from kg.corpus import ContentFolderError, load_corpus
+from kg.config import Settings, load_settings
 from kg.diagnostic import Diagnostic, Severity, count_by_severity, format_diagnostics
-from kg.graph import build_graph
-from kg.publication import write_publication
+from kg.pipeline import Outcome, run_pipeline
+from kg.publication import Publication, write_publication
 
 if TYPE_CHECKING:
-    from kg.validation import Finding, ValidationResult
+    from kg.validation import ValidationResult
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
+#: Entry-point group of the commands other packages add to ``kg`` (name -> :class:`Command`).
+COMMANDS_GROUP = "algoritmekader_kg.commands"
+BUILTIN = ("build", "validate")
+
+#: ``kg build`` with these settings, printing as it does; returns its exit code.
+Builder = Callable[[Settings], int]
 
 
-def make_parser() -> argparse.ArgumentParser:
+class Command(Protocol):
+    """A subcommand contributed through :data:`COMMANDS_GROUP`."""
+
+    help: str
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        """Add the command's flags, each named (``dest``) as the setting it sets."""
+
+    def run(self, settings: Settings, args: argparse.Namespace, build: Builder) -> int:
+        """Run with the settings; ``build`` is ``kg build``, for a command that builds first."""
+
+
+class PublishError(OSError):
+    """The publication could not be written (the previous one is left as it was)."""
+
+
+def contributed_commands(wanted: str | None = None) -> dict[str, Command]:
+    """The contributed commands: only ``wanted`` when it is one of them, none when it is a
+    built-in command, else all (for the help and for the error of an unknown command)."""
+    if wanted in BUILTIN:
+        return {}
+    from importlib.metadata import entry_points  # only when a contributed command may be run
+
+    entries = {e.name: e for e in entry_points(group=COMMANDS_GROUP) if e.name not in BUILTIN}
+    if wanted in entries:
+        entries = {wanted: entries[wanted]}
+    return {name: entry.load() for name, entry in sorted(entries.items())}
+
+
+def make_parser(commands: Mapping[str, Command] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kg", description="Algoritmekader knowledge graph: build, validate, serve."
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument(
+        "--debug", action="store_true", help="on a crash, print the traceback as well"
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    build = commands.add_parser("build", help="build the graph and write the dumps")
+    build = subparsers.add_parser("build", help="build the graph and write the dumps")
     _content_flag(build)
     build.add_argument("--out", type=Path, help="publication folder (default: dist/; KG_DIST)")
-    build.add_argument(
-        "--strict", action="store_true", default=None, help="treat warnings as errors"
-    )
+    _checking_flags(build)
     build.add_argument(
         "--no-validate",
         dest="validate",
@@ -45,29 +88,12 @@ def make_parser() -> argparse.ArgumentParser:
         help="skip SHACL validation (no validation report is published)",
     )
 
-    check = commands.add_parser("validate", help="check the content against the SHACL shapes")
+    check = subparsers.add_parser("validate", help="check the content against the SHACL shapes")
     _content_flag(check)
-    check.add_argument(
-        "--strict", action="store_true", default=None, help="treat warnings as errors"
-    )
+    _checking_flags(check)
 
-    serve = commands.add_parser("serve", help="serve SPARQL, dumps and URN pages over HTTP")
-    source = serve.add_mutually_exclusive_group()
-    _content_flag(source)
-    source.add_argument(
-        "--dist", dest="out", type=Path, help="serve this publication folder as it is (KG_DIST)"
-    )
-    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; KG_HOST)")
-    serve.add_argument("--port", type=int, help="port (default 5000; KG_PORT)")
-    serve.add_argument("--workers", type=int, help="gunicorn worker processes (KG_WORKERS)")
-    serve.add_argument(
-        "--query-timeout",
-        type=float,
-        help="seconds before a SPARQL query is stopped (KG_QUERY_TIMEOUT)",
-    )
-    serve.add_argument(
-        "--max-rows", type=int, help="result rows per answer at most (default 10000; KG_MAX_ROWS)"
-    )
+    for name, command in (contributed_commands() if commands is None else commands).items():
+        command.configure(subparsers.add_parser(name, help=command.help))
     return parser
 
 
@@ -79,105 +105,131 @@ def _content_flag(parser: argparse.ArgumentParser | argparse._MutuallyExclusiveG
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
-    flags = {key: value for key, value in vars(args).items() if key != "command"}
-    try:
-        settings = load_settings(flags)
-    except SettingsError as error:
-        print(f"kg: {error}", file=sys.stderr)
-        return EXIT_ERROR
-    try:
-        if args.command == "build":
-            return run_build(settings, sys.stdout, sys.stderr)
-        if args.command == "validate":
-            return run_validate(settings, sys.stdout, sys.stderr)
-        if args.command == "serve":
-            from server.runner import run_server  # the server is optional for building
+def _checking_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--strict", action="store_true", default=None, help="treat warnings as errors"
+    )
+    parser.add_argument(
+        "--shapes",
+        type=Path,
+        help="folder of SHACL shapes (*.ttl) to validate with (default: the package's; KG_SHAPES)",
+    )
 
-            return run_server(
-                settings, serve_existing=args.content is None and args.out is not None
-            )
-    except ContentFolderError as error:
-        print(f"kg: {error}", file=sys.stderr)
-        return EXIT_ERROR
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(arguments)
     except KeyboardInterrupt:
         print("kg: interrupted; nothing was published", file=sys.stderr)
         return EXIT_ERROR
-    return EXIT_ERROR
+    except Exception as error:  # every failure: one line, exit 2 (the traceback with --debug)
+        if "--debug" in arguments[: _command_index(arguments)]:
+            traceback.print_exc(file=sys.stderr)
+        print(f"kg: {describe(error)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _dispatch(arguments: list[str]) -> int:
+    index = _command_index(arguments)
+    commands = contributed_commands(arguments[index] if index < len(arguments) else None)
+    args = make_parser(commands).parse_args(arguments)
+    flags = {key: value for key, value in vars(args).items() if key not in ("command", "debug")}
+    settings = load_settings(flags)
+    if args.command == "build":
+        return run_build(settings, sys.stdout, sys.stderr)
+    if args.command == "validate":
+        return run_validate(settings, sys.stdout, sys.stderr)
+    return commands[args.command].run(
+        settings, args, lambda chosen: run_build(chosen, sys.stdout, sys.stderr)
+    )
+
+
+def _command_index(arguments: Sequence[str]) -> int:
+    """Where the command's name is: the first word that is not a flag (``kg`` takes none with
+    a value)."""
+    return next((i for i, word in enumerate(arguments) if not word.startswith("-")), len(arguments))
+
+
+def describe(error: Exception) -> str:
+    """One line for a failure: this project's errors and the system's (a folder that cannot be
+    written) say what is wrong; anything else is a crash and is named by its type."""
+    text = " ".join(str(error).split())
+    if isinstance(error, OSError) or type(error).__module__.split(".")[0] == "kg":
+        return text or type(error).__name__
+    return f"{type(error).__name__}: {text} (kg --debug shows where)"
+
+
+def exit_status(counted: Iterable[Diagnostic], strict: bool) -> int:
+    """The one exit-code policy: 1 when ``counted`` holds an error (with ``strict``, a warning
+    too), else 0. Which problems count is the command's choice."""
+    worst = max((problem.severity for problem in counted), default=Severity.INFO)
+    return EXIT_INVALID if worst >= (Severity.WARNING if strict else Severity.ERROR) else EXIT_OK
 
 
 def run_build(settings: Settings, out: TextIO, err: TextIO) -> int:
+    """Content problems on ``err``, the publication written, a summary on ``out``. SHACL
+    findings are published (validation.ttl/.json) but fail a build only with --strict:
+    `kg validate` is the gate that fails on them."""
     started = time.perf_counter()
-    corpus = load_corpus(settings.content)
-    build = build_graph(corpus)
-    diagnostics = [*corpus.diagnostics, *build.diagnostics]
-    for line in format_diagnostics(diagnostics):
+    outcome = run_pipeline(settings)
+    for line in format_diagnostics(outcome.problems):
         print(line, file=err)
-    # SHACL violations do not fail a build (only unreadable content does), except with --strict:
-    # they are published in validation.ttl/.json, and `kg validate` is the gate that fails.
-    shacl = None
-    if settings.validate:
-        from kg.validation import validate  # pySHACL is a heavy import: only when used
+    publication = _publish(settings.out, outcome)
+    _print_summary(outcome, publication, time.perf_counter() - started, out)
+    counted = [*outcome.problems, *(outcome.findings if settings.strict else ())]
+    return exit_status(counted, settings.strict)
 
-        shacl = validate(build.graph, build.sourcemap)
-    publication = write_publication(
-        settings.out,
-        corpus,
-        build,
-        extra=shacl.files() if shacl else None,
-        summary=(lambda m: {**m, "validation": shacl.counts()}) if shacl else None,
-    )
-    counts = count_by_severity(diagnostics)
-    elapsed = time.perf_counter() - started
-    documents = ", ".join(f"{n} {kind}" for kind, n in publication.manifest["documents"].items())
+
+def _publish(out: Path, outcome: Outcome) -> Publication:
+    shacl = outcome.shacl
+    try:
+        return write_publication(
+            out,
+            outcome.corpus,
+            outcome.build,
+            extra=shacl.files() if shacl is not None else None,
+            validation=shacl.counts() if shacl is not None else None,
+        )
+    except OSError as error:
+        raise PublishError(f"cannot publish to {out}: {error.strerror or error}") from error
+
+
+def _print_summary(outcome: Outcome, publication: Publication, elapsed: float, out: TextIO) -> None:
+    corpus = outcome.corpus
+    documents = ", ".join(f"{n} {kind}" for kind, n in publication.manifest.documents.items())
     print(f"documents: {documents}; {len(corpus.terms)} glossary terms", file=out)
-    print(f"triples: {len(build)}", file=out)
+    print(f"triples: {len(outcome.build)}", file=out)
     if corpus.rejected:
         print(
             f"left out ({len(corpus.rejected)} files with errors): " + ", ".join(corpus.rejected),
             file=out,
         )
+    counts = count_by_severity(outcome.problems)
     print(
         f"errors: {counts[Severity.ERROR]}, warnings: {counts[Severity.WARNING]}, "
         f"info: {counts[Severity.INFO]}",
         file=out,
     )
-    if shacl is not None:
-        print(f"shacl: {_shacl_summary(shacl)} (listed by kg validate)", file=out)
+    if outcome.shacl is not None:
+        print(f"shacl: {_shacl_summary(outcome.shacl)} (listed by kg validate)", file=out)
     print(f"published to {publication.path} in {elapsed:.2f} s", file=out)
-    failing = counts[Severity.ERROR] + (counts[Severity.WARNING] if settings.strict else 0)
-    if shacl is not None and settings.strict:
-        failing += shacl.counts()["violation"] + shacl.counts()["warning"]
-    return EXIT_INVALID if failing else EXIT_OK
 
 
 def run_validate(settings: Settings, out: TextIO, err: TextIO) -> int:
     """Content problems and SHACL findings, sorted by file and line, on ``out``; exit 1 when
     there is a content error or a violation (with --strict: any warning too)."""
-    corpus = load_corpus(settings.content)
-    build = build_graph(corpus)
-    from kg.validation import validate  # pySHACL is a heavy import: only when used
-
-    try:
-        shacl = validate(build.graph, build.sourcemap)
-    except Exception as error:  # a broken shapes file or a pySHACL failure: the command failed
-        print(f"kg: validation failed: {error}", file=err)
-        return EXIT_ERROR
-    problems: list[Diagnostic | Finding] = [*corpus.diagnostics, *build.diagnostics]
-    for problem in sorted([*problems, *shacl.findings], key=lambda p: (p.path, p.line)):
-        print(problem.format(), file=out)
-    content = count_by_severity([*corpus.diagnostics, *build.diagnostics])
+    outcome = run_pipeline(replace(settings, validate=True))
+    assert outcome.shacl is not None
+    for line in format_diagnostics([*outcome.problems, *outcome.findings]):
+        print(line, file=out)
+    content = count_by_severity(outcome.problems)
     print(
         f"content: {content[Severity.ERROR]} errors, {content[Severity.WARNING]} warnings; "
-        f"shacl: {_shacl_summary(shacl)}",
+        f"shacl: {_shacl_summary(outcome.shacl)}",
         file=err,
     )
-    counts = shacl.counts()
-    failing = content[Severity.ERROR] + counts["violation"]
-    if settings.strict:
-        failing += content[Severity.WARNING] + counts["warning"]
-    return EXIT_INVALID if failing else EXIT_OK
+    return exit_status([*outcome.problems, *outcome.findings], settings.strict)
 
 
 def _shacl_summary(result: ValidationResult) -> str:

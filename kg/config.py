@@ -1,6 +1,9 @@
 """Settings: command-line flag, else ``KG_*`` environment variable, else default.
 
-Read once, here, at start-up, and passed down; nothing else reads the environment.
+Read once, here, at start-up, and passed down; nothing else reads the environment. A base
+module: it imports nothing of the pipeline, so reading the settings costs no stage's imports.
+Folders are relative to the working directory (``content/``, ``dist/``), as for any command
+installed on the path.
 """
 
 from __future__ import annotations
@@ -10,13 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from kg.publication import PROJECT_ROOT
-
 
 @dataclass(frozen=True)
 class Settings:
-    content: Path = PROJECT_ROOT / "content"
-    out: Path = PROJECT_ROOT / "dist"
+    content: Path = Path("content")
+    out: Path = Path("dist")
+    #: A folder of SHACL shapes (``*.ttl``) to validate with; None: the package's own.
+    shapes: Path | None = None
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 2
@@ -34,6 +37,7 @@ class Settings:
 _ENVIRONMENT: dict[str, tuple[str, type]] = {
     "content": ("KG_CONTENT", Path),
     "out": ("KG_DIST", Path),
+    "shapes": ("KG_SHAPES", Path),
     "host": ("KG_HOST", str),
     "port": ("KG_PORT", int),
     "workers": ("KG_WORKERS", int),

@@ -9,10 +9,11 @@ from pathlib import Path, PurePosixPath
 from rdflib import URIRef
 
 from kg.diagnostic import Diagnostic, Severity
-from kg.document import Document, parse_document
+from kg.document import Document, Engines, parse_document
 from kg.glossary import GLOSSARY_PATH, Term, parse_glossary
 from kg.identifier import slugify
 from kg.kind import classify
+from kg.render import heading_engine, markdown_engine
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ def load_corpus(root: Path) -> Corpus:
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
     rejected: list[str] = []
+    terms = _load_glossary(root, diagnostics)
+    # The glossary applies to every page as abbreviations, as upstream's site appends it.
+    engines = Engines(markdown_engine({t.term: t.definition for t in terms}), heading_engine())
     for file in sorted(docs.rglob("*.md")):
         relative = file.relative_to(root).as_posix()
         text = _read_text(file, relative, diagnostics)
@@ -46,20 +50,13 @@ def load_corpus(root: Path) -> Corpus:
             rejected.append(relative)
             continue
         placement = classify(PurePosixPath(file.relative_to(docs).as_posix()))
-        document, found = parse_document(relative, text, placement)
+        document, found = parse_document(relative, text, placement, engines)
         diagnostics.extend(found)
         if document is None:
             rejected.append(relative)
         else:
             documents.append(document)
     documents = _settle_duplicate_urns(documents, diagnostics)
-    terms: list[Term] = []
-    glossary = root / GLOSSARY_PATH
-    if glossary.is_file():
-        text = _read_text(glossary, GLOSSARY_PATH, diagnostics)
-        if text is not None:
-            terms, found = parse_glossary(GLOSSARY_PATH, text)
-            diagnostics.extend(found)
     return Corpus(
         root=root,
         documents=tuple(documents),
@@ -68,6 +65,18 @@ def load_corpus(root: Path) -> Corpus:
         rejected=tuple(rejected),
         commit=_git_commit(root),
     )
+
+
+def _load_glossary(root: Path, diagnostics: list[Diagnostic]) -> list[Term]:
+    glossary = root / GLOSSARY_PATH
+    if not glossary.is_file():
+        return []
+    text = _read_text(glossary, GLOSSARY_PATH, diagnostics)
+    if text is None:
+        return []
+    terms, found = parse_glossary(GLOSSARY_PATH, text)
+    diagnostics.extend(found)
+    return terms
 
 
 def _read_text(file: Path, relative: str, diagnostics: list[Diagnostic]) -> str | None:

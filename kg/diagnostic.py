@@ -1,4 +1,13 @@
-"""Diagnostics: content problems reported compiler-style as ``path:line: severity: message``."""
+"""Diagnostics: every located problem, reported compiler-style as
+``path:line: severity: message [code]``.
+
+One type for everything a run can find: a content problem of the loader or the builder (code
+``yaml``, ``unresolved-reference`` …) and a SHACL finding (code: the rule, ``OnderwerpValue``,
+with the Dutch message, focus node, property and value the report adds). One formatter and
+one count, so ``kg build`` and ``kg validate`` print, sort and count them alike. Severities
+are printed in one vocabulary, ``error``/``warning``/``info``: a SHACL ``sh:Violation`` is an
+``error`` here (SHACL's own words stay in the SHACL report, ``validation.json``).
+"""
 
 from __future__ import annotations
 
@@ -21,22 +30,39 @@ class Severity(IntEnum):
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
-    """One problem in the content, located at a file and line (line 0: the file as a whole)."""
+    """One problem, located at a file and line (line 0: the file as a whole)."""
 
     path: str
     line: int
     severity: Severity
     message: str
+    #: What found it: a loader or builder check (``yaml``), or a SHACL rule (``UniqueId``).
     code: str = ""
+    #: SHACL findings only: the rule's Dutch message, the focus node, the property path and
+    #: the value the result names (empty when the finding has none).
+    message_nl: str = ""
+    focus: str = ""
+    property: str = ""
+    value: str = ""
 
     def format(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
         tag = f" [{self.code}]" if self.code else ""
         return f"{where}: {self.severity.label}: {self.message}{tag}"
 
+    def to_json(self) -> dict[str, object]:
+        """As published in ``diagnostics.json``."""
+        return {
+            "path": self.path,
+            "line": self.line,
+            "severity": self.severity.label,
+            "message": self.message,
+            "code": self.code,
+        }
+
 
 def format_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[str]:
-    """Sorted by file and line, one line each."""
+    """Sorted by file, line, severity and message, one line each."""
     return [d.format() for d in sorted(diagnostics)]
 
 

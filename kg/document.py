@@ -1,51 +1,54 @@
-"""Documents: one Markdown file of the content, split into front matter and ``##`` sections."""
+"""Documents: one Markdown file of the content: front matter, body, and its ``##`` sections.
+
+The body is parsed once, by :mod:`kg.render` (the source's own Markdown dialect): the level-2
+headings and the links of a document are those of its rendered HTML. The source map still
+needs lines, so each heading the render found is looked up in the source (the first line from
+the previous heading on that renders, on its own, to that heading), and each link at the first
+line of its section that holds its address. A section's Markdown is the source between its
+heading line and the next.
+"""
 
 from __future__ import annotations
 
-import posixpath
-import re
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
+import markdown
 from rdflib import URIRef
 
 from kg.diagnostic import Diagnostic, Severity
-from kg.identifier import URN_PATTERNS, mint_urn
+from kg.htmlpolicy import sanitize
+from kg.identifier import URN_PATTERNS, mint_urn, slugify
 from kg.kind import PAGINA, Placement
 from kg.metadata import Matter, MatterError, split_matter
-
-_HEADING = re.compile(r"^(#{1,2})[ \t]+(.*?)[ \t]*$")
-_ATTRIBUTES = re.compile(r"\s*\{[^{}]*\}\s*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]*)\]\((?P<target><[^>]*>|[^)\s]+)(?:\s+\"[^\"]*\")?\)")
-_AUTOLINK = re.compile(r"<(?P<target>https?://[^>\s]+)>")
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+from kg.render import Heading, Rendered, heading_text, render
 
 
-def link_candidates(source: str, target: str) -> tuple[str, ...]:
-    """The files (relative to the content folder) a relative link in ``source`` may mean:
-    ``../hulpmiddelen/IAMA.md``, ``../rollen/`` (its ``index.md``) or ``jurist`` (``.md``)."""
-    path = unquote(urlsplit(target).path)
-    if not path:
-        return ()
-    joined = posixpath.normpath(posixpath.join(posixpath.dirname(source), path))
-    if joined.endswith(".md"):
-        return (joined,)
-    return (joined, f"{joined}.md", f"{joined}/index.md")
+@dataclass(frozen=True)
+class Engines:
+    """The two converters a corpus is parsed with: the full one (glossary included) for
+    documents, a plain one to recognise a single heading line."""
+
+    document: markdown.Markdown
+    line: markdown.Markdown
 
 
 @dataclass(frozen=True)
 class Link:
+    """An ``<a href>`` of the rendered document, at the source line that holds it."""
+
     target: str
     line: int
 
 
 @dataclass(frozen=True)
 class Section:
-    """A ``##`` section: its heading (attribute lists such as ``{ data-search-exclude }``
-    removed) and its Markdown, heading line excluded."""
+    """A ``##`` section: its heading as rendered (text only), the anchor of its URN
+    (``<document>#anchor``, also the ``id`` of its ``<h2>``), its Markdown (heading line
+    excluded) and the links in it."""
 
     heading: str
+    anchor: str
     markdown: str
     line: int
     links: tuple[Link, ...]
@@ -61,6 +64,12 @@ class Document:
     introduction: str
     introduction_links: tuple[Link, ...]
     sections: tuple[Section, ...]
+    #: The body rendered (raw: links as written, not yet sanitised), leading ``# Title`` removed.
+    html: str
+    #: ``id`` the renderer gave a section's ``<h2>`` -> the section's anchor.
+    heading_ids: tuple[tuple[str, str], ...]
+    #: The text of the leading ``# Title``, if there is one.
+    heading_title: str | None = None
 
     @property
     def kind_name(self) -> str:
@@ -71,15 +80,11 @@ class Document:
         entry = self.matter.get("title")
         if entry and isinstance(entry.value.value, str) and entry.value.value.strip():
             return entry.value.value.strip()
-        for line in self.introduction.splitlines():
-            match = _HEADING.match(line)
-            if match and len(match.group(1)) == 1:
-                return match.group(2)
-        return self.placement.name.rsplit("/", 1)[-1]
+        return self.heading_title or self.placement.name.rsplit("/", 1)[-1]
 
 
 def parse_document(
-    path: str, text: str, placement: Placement
+    path: str, text: str, placement: Placement, engines: Engines
 ) -> tuple[Document | None, list[Diagnostic]]:
     """Parse one file. A document that cannot stand in the graph comes back as None with
     the errors that say why; warnings come with a document."""
@@ -101,15 +106,23 @@ def parse_document(
             )
         )
     urn = _urn(path, matter, placement, diagnostics)
-    intro, intro_links, sections = _split_sections(matter.body, matter.body_line)
+    rendered = render(matter.body, engines.document)
+    lines = matter.body.splitlines()
+    starts = _locate_headings(lines, rendered.headings, engines.line)
+    sections, intro_links = _sections(lines, matter.body_line, rendered, starts)
+    first = min((line for line in starts if line is not None), default=len(lines))
+    intro = "\n".join(lines[:first]).strip()
     document = Document(
         path=path,
         placement=placement,
         urn=urn,
         matter=matter,
-        introduction=intro,
+        introduction=intro if _has_text(intro, engines.line) else "",
         introduction_links=intro_links,
         sections=sections,
+        html=rendered.html,
+        heading_ids=_heading_ids(rendered.headings, starts, sections),
+        heading_title=rendered.title,
     )
     return document, diagnostics
 
@@ -135,38 +148,105 @@ def _urn(path: str, matter: Matter, placement: Placement, diagnostics: list[Diag
     return minted
 
 
-def _split_sections(
-    body: str, first_line: int
-) -> tuple[str, tuple[Link, ...], tuple[Section, ...]]:
-    lines = body.splitlines()
-    starts: list[tuple[int, str]] = []
-    in_fence = False
-    for index, line in enumerate(lines):
-        if _FENCE.match(line):
-            in_fence = not in_fence
-            continue
-        match = None if in_fence else _HEADING.match(line)
-        if match and len(match.group(1)) == 2:
-            starts.append((index, _ATTRIBUTES.sub("", match.group(2)).strip()))
-    end_of_intro = starts[0][0] if starts else len(lines)
-    intro = "\n".join(lines[:end_of_intro]).strip()
-    if not _COMMENT.sub("", intro).strip():
-        intro = ""
-    sections = []
-    for number, (start, heading) in enumerate(starts):
-        end = starts[number + 1][0] if number + 1 < len(starts) else len(lines)
-        markdown = "\n".join(lines[start + 1 : end]).strip("\n")
-        heading_line = first_line + start
-        links = _links(lines[start + 1 : end], heading_line + 1)
-        sections.append(Section(heading, markdown, heading_line, links))
-    return intro, _links(lines[:end_of_intro], first_line), tuple(sections)
+def _has_text(markdown_text: str, engine: markdown.Markdown) -> bool:
+    """Whether Markdown renders to anything but comments and white space."""
+    if "<!--" not in markdown_text:
+        return bool(markdown_text.strip())
+    return bool(sanitize(render(markdown_text, engine).html, lambda href: href).strip())
 
 
-def _links(lines: list[str], first_line: int) -> tuple[Link, ...]:
-    found = []
-    for offset, line in enumerate(lines):
-        for pattern in (_LINK, _AUTOLINK):
-            for match in pattern.finditer(line):
-                target = match.group("target").strip("<>")
-                found.append(Link(target, first_line + offset))
-    return tuple(found)
+def _locate_headings(
+    lines: list[str], headings: tuple[Heading, ...], engine: markdown.Markdown
+) -> list[int | None]:
+    """For each rendered ``<h2>``, the index of the body line that writes it at the start of a
+    line (None: it is nested, in a list item or a block, and starts no section)."""
+    found: list[int | None] = []
+    start = 0
+    for heading in headings:
+        at = next(
+            (
+                index
+                for index in range(start, len(lines))
+                if (source := _heading_source(lines, index)) is not None
+                and heading_text(source, engine) == heading.text
+            ),
+            None,
+        )
+        found.append(at)
+        if at is not None:
+            start = at + 1
+    return found
+
+
+def _heading_source(lines: list[str], index: int) -> str | None:
+    """The source of a heading that may start at ``lines[index]``: an ATX line (``## …``), or
+    a line underlined with ``---`` (setext); None when it cannot be one."""
+    line = lines[index]
+    if line.lstrip(" ").startswith("##"):
+        return line
+    following = lines[index + 1].strip() if index + 1 < len(lines) else ""
+    if line.strip() and not line.startswith((" ", "\t")) and following and set(following) == {"-"}:
+        return f"{line}\n{lines[index + 1]}"
+    return None
+
+
+def _heading_ids(
+    headings: tuple[Heading, ...], starts: list[int | None], sections: tuple[Section, ...]
+) -> tuple[tuple[str, str], ...]:
+    located = [heading for heading, at in zip(headings, starts, strict=True) if at is not None]
+    return tuple(
+        (heading.id, section.anchor) for heading, section in zip(located, sections, strict=True)
+    )
+
+
+def _sections(
+    lines: list[str], first_line: int, rendered: Rendered, starts: list[int | None]
+) -> tuple[tuple[Section, ...], tuple[Link, ...]]:
+    """The sections (with their links) and the links of the introduction."""
+    located = [(h, at) for h, at in zip(rendered.headings, starts, strict=True) if at is not None]
+    bounds = [at for _, at in located] + [len(lines)]
+    links = _links_by_section(lines, first_line, rendered, starts, bounds)
+    sections: list[Section] = []
+    used: set[str] = set()
+    for number, (heading, at) in enumerate(located, start=1):
+        name = slugify(heading.text)
+        if name in used:
+            name = f"{name}-{number}"
+        used.add(name)
+        text = "\n".join(lines[at + 1 : bounds[number]]).strip("\n")
+        sections.append(Section(heading.text, name, text, first_line + at, links[number]))
+    return tuple(sections), links[0]
+
+
+def _links_by_section(
+    lines: list[str],
+    first_line: int,
+    rendered: Rendered,
+    starts: list[int | None],
+    bounds: list[int],
+) -> list[tuple[Link, ...]]:
+    """The links of the introduction ([0]) and of each section, each at its source line.
+    A link belongs to the section of the last heading before it that starts one."""
+    owner: list[int] = []  # rendered heading number -> section number
+    current = 0
+    for at in starts:
+        current += at is not None
+        owner.append(current)
+    found: list[list[Link]] = [[] for _ in bounds]
+    for anchor in rendered.anchors:
+        number = owner[anchor.headings_before - 1] if anchor.headings_before else 0
+        low = bounds[number - 1] if number else 0
+        line = _line_of(lines, anchor.href, low, bounds[number])
+        found[number].append(Link(anchor.href, first_line + line))
+    return [tuple(links) for links in found]
+
+
+def _line_of(lines: list[str], href: str, low: int, high: int) -> int:
+    """The first line in ``lines[low:high]`` holding ``href`` (as written or decoded), else the
+    first of the whole body, else ``low``: where a link's fact is located."""
+    for needle in dict.fromkeys((href, unquote(href))):
+        for window in ((low, high), (0, len(lines))):
+            for index in range(*window):
+                if needle in lines[index]:
+                    return index
+    return low

@@ -1,17 +1,22 @@
-"""The glossary ``includes/begrippenlijst.md``: Markdown abbreviations ``*[term]: definition``."""
+"""The glossary ``includes/begrippenlijst.md``: Markdown abbreviations ``*[term]: definition``.
+
+Read with Python-Markdown's own ``abbr`` extension (the one upstream's site applies the file
+with), one line at a time so that every term keeps its line and a line that is not an
+abbreviation is reported where it is.
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+import markdown
+from markdown.extensions.abbr import AbbrExtension, AbbrTreeprocessor
 from rdflib import URIRef
 
 from kg.diagnostic import Diagnostic, Severity
 from kg.identifier import term_urn
 
 GLOSSARY_PATH = "includes/begrippenlijst.md"
-_ENTRY = re.compile(r"^\*\[(?P<term>[^\]]+)\]:\s*(?P<definition>.*?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -25,11 +30,15 @@ class Term:
 def parse_glossary(path: str, text: str) -> tuple[list[Term], list[Diagnostic]]:
     terms: dict[URIRef, Term] = {}
     diagnostics: list[Diagnostic] = []
+    engine = markdown.Markdown(extensions=[AbbrExtension()])
+    abbreviations = engine.treeprocessors["abbr"]
+    assert isinstance(abbreviations, AbbrTreeprocessor)
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        match = _ENTRY.match(line)
-        if match is None:
+        engine.reset()
+        engine.convert(line)
+        if len(abbreviations.abbrs) != 1:
             diagnostics.append(
                 Diagnostic(
                     path,
@@ -40,7 +49,8 @@ def parse_glossary(path: str, text: str) -> tuple[list[Term], list[Diagnostic]]:
                 )
             )
             continue
-        term = match.group("term").strip()
+        term, definition = next(iter(abbreviations.abbrs.items()))
+        term = term.strip()
         urn = term_urn("begrip", term)
         if urn in terms:
             first = terms[urn]
@@ -54,5 +64,5 @@ def parse_glossary(path: str, text: str) -> tuple[list[Term], list[Diagnostic]]:
                 )
             )
             continue
-        terms[urn] = Term(term, match.group("definition"), number, urn)
+        terms[urn] = Term(term, definition.strip(), number, urn)
     return list(terms.values()), diagnostics

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import PurePosixPath
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
@@ -13,10 +13,12 @@ from rdflib.term import Node
 
 from kg.corpus import Corpus
 from kg.diagnostic import Diagnostic, Severity
-from kg.document import Document, Link, link_candidates
+from kg.document import Document, Link
 from kg.glossary import GLOSSARY_PATH
+from kg.htmlpolicy import sanitize
 from kg.identifier import mint_urn, safe_iri, slugify, term_urn
-from kg.kind import PAGINA, Kind, classify
+from kg.kind import Kind
+from kg.links import LinkKind, LinkResolver, Target, link_target
 from kg.metadata import Entry, Located
 from kg.namespace import AK, bind_prefixes
 from kg.sourcemap import Location, SourceMap
@@ -50,6 +52,8 @@ class Build:
     triples: frozenset[Triple]
     sourcemap: SourceMap
     diagnostics: tuple[Diagnostic, ...]
+    #: Document URN -> its body as sanitised HTML, links resolved to URNs (``html.json``).
+    pages: Mapping[URIRef, str] = field(default_factory=dict)
 
     @cached_property
     def graph(self) -> Graph:
@@ -78,6 +82,10 @@ class _Index:
         names.setdefault(str(document.urn).lower(), document.urn)
         self.by_path[document.path] = document.urn
 
+    @property
+    def links(self) -> LinkResolver:
+        return LinkResolver(self.by_path)
+
     def resolve(self, kind: Kind, value: str) -> URIRef | None:
         names = self.by_kind.get(kind.name, {})
         # By file name or URN only: a bare code prefix is not enough, since upstream renumbered
@@ -92,7 +100,7 @@ def build_graph(corpus: Corpus) -> Build:
     index = _Index()
     for document in corpus.documents:
         index.add(document)
-    builder = _Builder(triples, sourcemap, diagnostics, index)
+    builder = _Builder(triples, sourcemap, diagnostics, index, {})
     for document in corpus.documents:
         builder.add_document(document)
     for term in corpus.terms:
@@ -105,7 +113,7 @@ def build_graph(corpus: Corpus) -> Build:
         if term.definition:
             builder.add(term.urn, SKOS.definition, Literal(term.definition, lang="nl"), location)
         builder.add(term.urn, AK.bronbestand, Literal(GLOSSARY_PATH), location)
-    return Build(frozenset(triples), sourcemap, tuple(diagnostics))
+    return Build(frozenset(triples), sourcemap, tuple(diagnostics), builder.pages)
 
 
 @dataclass
@@ -114,6 +122,7 @@ class _Builder:
     sourcemap: SourceMap
     diagnostics: list[Diagnostic]
     index: _Index
+    pages: dict[URIRef, str]
 
     def add(self, s: Node, p: URIRef, o: Node, location: Location) -> None:
         self.triples.add((s, p, o))
@@ -321,13 +330,8 @@ class _Builder:
                 Location(document.path, document.matter.body_line),
             )
         self.add_links(document, document.introduction_links, sources=False)
-        used: set[str] = set()
         for position, section in enumerate(document.sections, start=1):
-            anchor = slugify(section.heading)
-            if anchor in used:
-                anchor = f"{anchor}-{position}"
-            used.add(anchor)
-            node = URIRef(f"{s}#{anchor}")
+            node = URIRef(f"{s}#{section.anchor}")
             location = Location(document.path, section.line)
             self.sourcemap.add_resource(node, location)
             self.add(s, AK.sectie, node, location)
@@ -337,38 +341,33 @@ class _Builder:
             self.add(node, AK.markdown, Literal(section.markdown, lang="nl"), location)
             is_sources = section.heading.strip().lower() in _SOURCE_SECTIONS
             self.add_links(document, section.links, sources=is_sources)
+        self.pages[s] = sanitize(
+            document.html,
+            lambda href: self.index.links.rewrite(document.path, href),
+            dict(document.heading_ids),
+        )
 
     def add_links(self, document: Document, links: tuple[Link, ...], sources: bool) -> None:
         for link in links:
-            location = Location(document.path, link.line)
-            target = link.target
-            if target.startswith(("http://", "https://")):
+            target = link_target(document.path, link.target)
+            node = self.link_node(document, link, target)
+            if node is None or node == document.urn:
+                continue  # within the page, or nowhere (reported)
+            if target.kind is LinkKind.EXTERNAL:
                 predicate = DCTERMS.source if sources else RDFS.seeAlso
-                self.add(document.urn, predicate, safe_iri(target), location)
-                continue
-            if _EXTERNAL.match(target) or target.startswith("#"):
-                continue  # mailto:, anchors within the page
-            urn = self.resolve_path(document.path, target, link.line)
-            if urn is None:
-                continue
-            if urn != document.urn:
-                self.add(document.urn, DCTERMS.references, urn, location)
+            else:
+                predicate = DCTERMS.references
+            self.add(document.urn, predicate, node, Location(document.path, link.line))
 
-    def resolve_path(self, source: str, target: str, line: int) -> URIRef | None:
-        """The URN a relative link points at. A link to a missing page still names a URN by
-        the minting rules (its folder gives the kind), with a warning."""
-        candidates = link_candidates(source, target)
-        for candidate in candidates:
-            if candidate in self.index.by_path:
-                return self.index.by_path[candidate]
-        joined = candidates[0] if candidates else ""
-        if not joined.endswith(".md") or not joined.startswith("docs/"):
-            return None  # an image, a download, a page outside the content
-        self.warn(source, line, f"link to a missing page: {target}", "broken-link")
-        placement = classify(PurePosixPath(joined).relative_to("docs"))
-        if placement.kind is PAGINA:
-            return mint_urn(placement.kind, placement.name)
-        return placement.kind.urn(slugify(placement.name))
+    def link_node(self, document: Document, link: Link, target: Target) -> URIRef | None:
+        """What a link is a fact about; links that point nowhere are reported here."""
+        node, problem = self.index.links.resolve(target, link.target)
+        if problem is not None:
+            severity, message, code = problem
+            self.diagnostics.append(
+                Diagnostic(document.path, link.line, severity, f"{message}: {link.target}", code)
+            )
+        return node
 
 
 def _items(located: Located) -> list[Located]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rdflib import Graph, Namespace
-from rdflib.namespace import DCAT, DCTERMS, OWL, PROV, RDF, RDFS, SKOS, VOID, XSD
+from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, VOID, XSD
 
 URN_PREFIX = "urn:nl:ak:"
 
@@ -17,6 +17,11 @@ DPV = Namespace("https://w3id.org/dpv#")
 AIACT = Namespace("https://w3id.org/dpv/legal/eu/aiact#")
 #: The SHACL namespace (for shapes and validation reports).
 SH = Namespace("http://www.w3.org/ns/shacl#")
+
+#: SPARQL 1.1 Service Description (the endpoint describes itself in it).
+SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
+#: SPDX (checksums of the dumps in the dataset description).
+SPDX = Namespace("http://spdx.org/rdf/terms#")
 
 #: prefix -> namespace IRI, as used in every serialisation and in SPARQL examples.
 PREFIXES: dict[str, str] = {
@@ -38,6 +43,21 @@ PREFIXES: dict[str, str] = {
         "sh": SH,
     }.items()
 }
+
+
+#: The namespaces as plain strings (``AK_IRI + "Maatregel"``), for code that handles IRIs as
+#: text, as the server does with Oxigraph's terms: an rdflib term never equals a ``str``.
+AK_IRI = str(AK)
+DCTERMS_IRI = str(DCTERMS)
+SKOS_IRI = str(SKOS)
+RDF_IRI = str(RDF)
+RDFS_IRI = str(RDFS)
+XSD_IRI = str(XSD)
+VOID_IRI = str(VOID)
+DCAT_IRI = str(DCAT)
+FOAF_IRI = str(FOAF)
+SD_IRI = str(SD)
+SPDX_IRI = str(SPDX)
 
 
 def bind_prefixes(graph: Graph) -> Graph:

@@ -14,40 +14,42 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+
+import pyoxigraph as ox
 
 from kg import __version__
 from kg.corpus import Corpus
 from kg.diagnostic import Severity, count_by_severity
 from kg.graph import Build
+from kg.manifest import (
+    CHECKSUMS,
+    CONTEXT,
+    DIAGNOSTICS,
+    DUMPS,
+    GRAPH_JSONLD,
+    GRAPH_NT,
+    GRAPH_TTL,
+    MANIFEST,
+    ONTOLOGY,
+    PAGES,
+    SOURCEMAP,
+    FileRecord,
+    Manifest,
+)
+from kg.resources import ontology_files
 from kg.serialization import (
     jsonld_context,
     oxigraph_triples,
+    rdflib_triples,
     sorted_triples,
     write_jsonld,
     write_rdf,
 )
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ONTOLOGY_FILE = PROJECT_ROOT / "ontology" / "algoritmekader.ttl"
-
-#: Dump files: name -> media type. Each is also written gzipped (name + ".gz").
-DUMPS: dict[str, str] = {
-    "graph.ttl": "text/turtle",
-    "graph.nt": "application/n-triples",
-    "graph.jsonld": "application/ld+json",
-}
-MANIFEST = "manifest.json"
-SOURCEMAP = "sourcemap.json"
-DIAGNOSTICS = "diagnostics.json"
-CONTEXT = "context.jsonld"
-ONTOLOGY = "ontology.ttl"
-CHECKSUMS = "SHA256SUMS"
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class Publication:
     """What a build wrote: its folder and its manifest."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
 
 
 #: Extra files a later stage adds to a publication (the validation report): name -> bytes.
@@ -66,10 +68,23 @@ def render_dumps(build: Build) -> dict[str, bytes]:
     triples = sorted_triples(build.triples)
     ox_triples = oxigraph_triples(triples)
     return {
-        "graph.ttl": write_rdf(ox_triples, "turtle"),
-        "graph.nt": write_rdf(ox_triples, "ntriples"),
-        "graph.jsonld": write_jsonld(triples),
+        GRAPH_TTL.name: write_rdf(ox_triples, "turtle"),
+        GRAPH_NT.name: write_rdf(ox_triples, "ntriples"),
+        GRAPH_JSONLD.name: write_jsonld(triples),
     }
+
+
+def render_ontology() -> bytes:
+    """The ontology and the labels of the terms it uses, as one sorted Turtle file. Its blank
+    nodes (``owl:unionOf`` lists) are named canonically (RDFC, by Oxigraph), so the same files
+    give the same bytes."""
+    dataset = ox.Dataset()
+    for path in ontology_files():
+        for triple in ox.parse(path=str(path), format=ox.RdfFormat.TURTLE):
+            dataset.add(ox.Quad(triple.subject, triple.predicate, triple.object))
+    dataset.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
+    triples = sorted_triples(rdflib_triples(quad.triple for quad in dataset))
+    return write_rdf(oxigraph_triples(triples), "turtle")
 
 
 def write_publication(
@@ -77,60 +92,47 @@ def write_publication(
     corpus: Corpus,
     build: Build,
     extra: ExtraFiles | None = None,
-    summary: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    validation: Mapping[str, int] | None = None,
 ) -> Publication:
     """Write every file of the publication, then swap it in for ``out``."""
     files: dict[str, bytes] = render_dumps(build)
     # zlib lets go of the GIL: the three dumps compress side by side.
-    with ThreadPoolExecutor(max_workers=len(DUMPS)) as pool:
-        compressed = pool.map(lambda name: gzip.compress(files[name], 6, mtime=0), DUMPS)
-        files.update({f"{name}.gz": data for name, data in zip(DUMPS, compressed, strict=True)})
-    files[CONTEXT] = json.dumps(jsonld_context(), indent=1).encode("utf-8")
-    files[SOURCEMAP] = json.dumps(build.sourcemap.to_json(), ensure_ascii=False).encode("utf-8")
+    names = [dump.name for dump in DUMPS]
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        compressed = pool.map(lambda name: gzip.compress(files[name], 6, mtime=0), names)
+        files.update({f"{name}.gz": data for name, data in zip(names, compressed, strict=True)})
+    files[CONTEXT.name] = json.dumps(jsonld_context(), indent=1).encode("utf-8")
+    files[SOURCEMAP.name] = _json(build.sourcemap.to_json())
     diagnostics = sorted((*corpus.diagnostics, *build.diagnostics))
-    files[DIAGNOSTICS] = json.dumps(
-        [
-            {
-                "path": d.path,
-                "line": d.line,
-                "severity": d.severity.label,
-                "message": d.message,
-                "code": d.code,
-            }
-            for d in diagnostics
-        ],
-        ensure_ascii=False,
-    ).encode("utf-8")
-    if ONTOLOGY_FILE.is_file():
-        files[ONTOLOGY] = ONTOLOGY_FILE.read_bytes()
+    files[DIAGNOSTICS.name] = _json([d.to_json() for d in diagnostics])
+    files[PAGES.name] = _json(dict(sorted((str(urn), html) for urn, html in build.pages.items())))
+    files[ONTOLOGY.name] = render_ontology()
     files.update(extra or {})
     checksums = {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}
-    files[CHECKSUMS] = "".join(f"{digest}  {name}\n" for name, digest in checksums.items()).encode()
+    files[CHECKSUMS.name] = "".join(
+        f"{digest}  {name}\n" for name, digest in checksums.items()
+    ).encode()
     counts = count_by_severity(diagnostics)
-    manifest: dict[str, Any] = {
-        "generator": f"algoritmekader-kg {__version__}",
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "content": str(corpus.root),
-        "commit": corpus.commit,
-        "triples": len(build),
-        "documents": dict(sorted(Counter(d.kind_name for d in corpus.documents).items())),
-        "glossary_terms": len(corpus.terms),
-        "rejected": list(corpus.rejected),
-        "diagnostics": {severity.label: counts[severity] for severity in Severity},
-        "files": {
-            name: {"sha256": checksums[name], "bytes": len(files[name])} for name in checksums
-        },
-    }
-    if summary is not None:
-        manifest = summary(manifest)
-    files[MANIFEST] = json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8")
+    manifest = Manifest(
+        generator=f"algoritmekader-kg {__version__}",
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        content=str(corpus.root),
+        commit=corpus.commit,
+        triples=len(build),
+        documents=dict(sorted(Counter(d.kind_name for d in corpus.documents).items())),
+        glossary_terms=len(corpus.terms),
+        rejected=corpus.rejected,
+        diagnostics={severity.label: counts[severity] for severity in Severity},
+        files={name: FileRecord(checksums[name], len(files[name])) for name in checksums},
+        validation=validation,
+    )
+    files[MANIFEST.name] = manifest.dumps()
     _swap_in(out, files)
     return Publication(out, manifest)
 
 
-def read_manifest(dist: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((dist / MANIFEST).read_text(encoding="utf-8"))
-    return data
+def _json(data: object) -> bytes:
+    return json.dumps(data, ensure_ascii=False).encode("utf-8")
 
 
 def _swap_in(out: Path, files: dict[str, bytes]) -> None:

@@ -9,7 +9,7 @@ same checksums and ETags).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,45 +118,58 @@ def jsonld_context() -> dict[str, Any]:
 
 def write_jsonld(triples: list[Triple]) -> bytes:
     """Compact JSON-LD with the context inline: one node object per subject, in order."""
+    compact = _compactor()
+    nodes: list[dict[str, Any]] = []
+    subject: Node | None = None
+    for s, p, o in triples:
+        if s != subject:
+            subject = s
+            nodes.append({"@id": _node_id(s, compact)})
+        _add_value(nodes[-1], p, o, compact)
+    # One node object a line: readable, diffable, and written by json's C encoder.
+    lines = ",\n".join(json.dumps(node, ensure_ascii=False) for node in nodes)
+    context = json.dumps(jsonld_context()["@context"], ensure_ascii=False)
+    return f'{{"@context": {context},\n"@graph": [\n{lines}\n]}}\n'.encode()
+
+
+def _compactor() -> Callable[[str], str]:
+    """``iri`` -> ``prefix:local`` by the longest matching namespace (remembered per IRI)."""
     prefixes = sorted(prefix_map().items(), key=lambda item: -len(item[1]))
     compacted: dict[str, str] = {}
 
     def compact(iri: str) -> str:
         found = compacted.get(iri)
         if found is None:
-            found = iri
-            for prefix, namespace in prefixes:
-                if iri.startswith(namespace) and len(iri) > len(namespace):
-                    found = f"{prefix}:{iri[len(namespace) :]}"
-                    break
-            compacted[iri] = found
+            found = compacted[iri] = _compact_iri(iri, prefixes)
         return found
 
-    def node_id(term: Node) -> str:
-        return f"_:{term}" if isinstance(term, BNode) else compact(str(term))
+    return compact
 
-    nodes: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
-    subject: Node | None = None
-    for s, p, o in triples:
-        if s != subject:
-            subject = s
-            current = {"@id": node_id(s)}
-            nodes.append(current)
-        assert current is not None
-        if p == RDF.type and not isinstance(o, Literal):
-            current.setdefault("@type", []).append(node_id(o))
-            continue
-        if isinstance(o, Literal):
-            value: dict[str, Any] = {"@value": str(o)}
-            if o.language:
-                value["@language"] = o.language
-            elif o.datatype:
-                value["@type"] = compact(str(o.datatype))
-        else:
-            value = {"@id": node_id(o)}
-        current.setdefault(compact(str(p)), []).append(value)
-    # One node object a line: readable, diffable, and written by json's C encoder.
-    lines = ",\n".join(json.dumps(node, ensure_ascii=False) for node in nodes)
-    context = json.dumps(jsonld_context()["@context"], ensure_ascii=False)
-    return f'{{"@context": {context},\n"@graph": [\n{lines}\n]}}\n'.encode()
+
+def _compact_iri(iri: str, prefixes: list[tuple[str, str]]) -> str:
+    for prefix, namespace in prefixes:
+        if iri.startswith(namespace) and len(iri) > len(namespace):
+            return f"{prefix}:{iri[len(namespace) :]}"
+    return iri
+
+
+def _node_id(term: Node, compact: Callable[[str], str]) -> str:
+    return f"_:{term}" if isinstance(term, BNode) else compact(str(term))
+
+
+def _add_value(node: dict[str, Any], p: Node, o: Node, compact: Callable[[str], str]) -> None:
+    if p == RDF.type and not isinstance(o, Literal):
+        node.setdefault("@type", []).append(_node_id(o, compact))
+    else:
+        node.setdefault(compact(str(p)), []).append(_value(o, compact))
+
+
+def _value(o: Node, compact: Callable[[str], str]) -> dict[str, Any]:
+    if not isinstance(o, Literal):
+        return {"@id": _node_id(o, compact)}
+    value: dict[str, Any] = {"@value": str(o)}
+    if o.language:
+        value["@language"] = o.language
+    elif o.datatype:
+        value["@type"] = compact(str(o.datatype))
+    return value

@@ -1,10 +1,12 @@
 """SHACL validation of the graph, reported at the file and line each finding comes from.
 
 One entry point, :func:`validate`: pySHACL checks the graph, united with the ontology (whose
-concept schemes the tag shapes test values against), against ``shapes/*.ttl``; every result is
-mapped back through the source map and returned sorted and printable compiler-style
-(``path:line: severity: message [shape]``), with the ``sh:ValidationReport`` graph and JSON.
-:func:`load_shapes` reads the shapes once, for callers that validate more than once.
+concept schemes the tag shapes test values against), against the shapes (the package's
+``shapes/*.ttl``, :mod:`kg.resources`); every result is mapped back through the source map and
+returned as a sorted :class:`~kg.diagnostic.Diagnostic` (code: the rule), with the
+``sh:ValidationReport`` graph and JSON. :func:`load_shapes` reads the shapes once, for callers
+that validate more than once; no shapes, or a shapes or ontology file that cannot be read, is a
+:class:`ShapesError`: a validation that checks nothing must never say "conforms".
 
 Speed (``bench/validate.py``): the data graph is never copied (a copy of the real corpus alone
 costs more than the whole validation); pySHACL runs in place on a read-only union of the data,
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -27,13 +29,12 @@ from rdflib.namespace import DCTERMS, RDF
 from rdflib.store import Store
 from rdflib.term import Node
 
-from kg.diagnostic import Severity
+from kg.diagnostic import Diagnostic, Severity, count_by_severity, format_diagnostics
 from kg.namespace import AK, PREFIXES, SH, bind_prefixes
-from kg.publication import ONTOLOGY_FILE, PROJECT_ROOT
+from kg.resources import ontology_files, shape_files
 from kg.serialization import oxigraph_triples, read_turtle, sorted_triples, write_rdf
 from kg.sourcemap import Location, SourceMap
 
-SHAPES_DIR = PROJECT_ROOT / "shapes"
 SHAPE_NAMESPACE = "urn:nl:ak:shape:"
 #: Derived during validation: "<id> <file name>" of each identified vereiste and maatregel.
 ID_AND_FILE_NAME = URIRef(f"{SHAPE_NAMESPACE}idAndFileName")
@@ -50,7 +51,8 @@ _INVERSE, _TARGET_OBJECTS = SH.inversePath, SH.targetObjectsOf
 _SEVERITIES: Mapping[Node, Severity] = MappingProxyType(
     {SH.Violation: Severity.ERROR, SH.Warning: Severity.WARNING, SH.Info: Severity.INFO}
 )
-LABELS: Mapping[Severity, str] = MappingProxyType(
+#: SHACL's names of the severities, used in ``validation.json`` (printed lines say ``error``).
+SHACL_LABELS: Mapping[Severity, str] = MappingProxyType(
     {Severity.ERROR: "violation", Severity.WARNING: "warning", Severity.INFO: "info"}
 )
 _RESULT_PROPERTIES = frozenset({_FOCUS, _PATH, _VALUE, _SHAPE, _COMPONENT, _SEVERITY, _MESSAGE})
@@ -58,80 +60,69 @@ _NOWHERE = Location("<graph>", 0)
 _TOO_FEW = frozenset({SH.MinCountConstraintComponent, SH.QualifiedMinCountConstraintComponent})
 
 
+class ShapesError(Exception):
+    """The shapes or the ontology cannot be used: none found, unreadable or malformed."""
+
+
 @dataclass(frozen=True)
 class Shapes:
-    """The shapes graph and the ontology (None: not present), parsed once."""
+    """The shapes graph and the ontology (None: validated without one), parsed once."""
 
     graph: Graph
     ontology: Graph | None
 
 
-def load_shapes(shapes_dir: Path = SHAPES_DIR, ontology: Path | None = ONTOLOGY_FILE) -> Shapes:
+def load_shapes(folder: Path | None = None, ontology: Sequence[Path] | None = None) -> Shapes:
+    """The shapes in ``folder`` (None: the package's) and the ``ontology`` files (None: the
+    package's; empty: none, and the rules that test values against it rest)."""
+    files = sorted(folder.glob("*.ttl")) if folder is not None else list(shape_files())
     graph = Graph()
-    for file in sorted(shapes_dir.glob("*.ttl")):
-        graph += read_turtle(file)
-    if ontology is not None and ontology.is_file():
-        return Shapes(graph, read_turtle(ontology))
+    for file in files:
+        graph += _read(file)
+    if not any(graph.subjects(RDF.type, SH.NodeShape)) and not any(
+        graph.subjects(RDF.type, SH.PropertyShape)
+    ):
+        raise ShapesError(f"no SHACL shapes in {folder if folder is not None else 'the package'}")
+    paths = ontology_files() if ontology is None else tuple(ontology)
+    if paths:
+        merged = Graph(store="SimpleMemory")
+        for path in paths:
+            merged += _read(path)
+        return Shapes(graph, merged)
     for shape in list(graph.subjects(USES_ONTOLOGY, Literal(True))):
         graph.add((shape, SH.deactivated, Literal(True)))
     return Shapes(graph, None)
 
 
-@dataclass(frozen=True, order=True)
-class Finding:
-    """One SHACL result, located in the content."""
-
-    path: str
-    line: int
-    severity: Severity
-    message: str
-    shape: str
-    message_nl: str = ""
-    focus: str = ""
-    property: str = ""
-    value: str = ""
-
-    def format(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {LABELS[self.severity]}: {self.message} [{self.shape}]"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "line": self.line,
-            "severity": LABELS[self.severity],
-            "message": self.message,
-            "message_nl": self.message_nl,
-            "shape": self.shape,
-            "focus": self.focus,
-            "property": self.property,
-            "value": self.value,
-        }
+def _read(path: Path) -> Graph:
+    try:
+        return read_turtle(path)
+    except (OSError, SyntaxError) as error:
+        raise ShapesError(f"{path}: {' '.join(str(error).split())}") from error
 
 
 @dataclass(frozen=True)
 class ValidationResult:
     #: No violation (warnings and infos do not break conformance).
     conforms: bool
-    #: Sorted by file, line, severity.
-    findings: tuple[Finding, ...]
+    #: Sorted by file, line, severity; the code of each is its rule.
+    findings: tuple[Diagnostic, ...]
     #: The ``sh:ValidationReport``: one result per finding, each with its file and line.
     report: Graph
 
     def lines(self) -> list[str]:
-        return [finding.format() for finding in self.findings]
+        return format_diagnostics(self.findings)
 
     def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(LABELS.values(), 0)
-        for finding in self.findings:
-            counts[LABELS[finding.severity]] += 1
-        return counts
+        """Findings per SHACL severity: ``violation``, ``warning``, ``info``."""
+        counts = count_by_severity(self.findings)
+        return {label: counts[severity] for severity, label in SHACL_LABELS.items()}
 
     def to_json(self) -> dict[str, Any]:
         return {
             "conforms": self.conforms,
             "counts": self.counts(),
-            "findings": [finding.to_json() for finding in self.findings],
+            "findings": [_finding_json(finding) for finding in self.findings],
         }
 
     def files(self) -> dict[str, bytes]:
@@ -167,6 +158,21 @@ def validate(graph: Graph, sourcemap: SourceMap, shapes: Shapes | None = None) -
     return ValidationResult(conforms, findings, _report(raw, located, conforms))
 
 
+def _finding_json(finding: Diagnostic) -> dict[str, Any]:
+    """A finding as ``validation.json`` has it, in SHACL's words (severity, shape)."""
+    return {
+        "path": finding.path,
+        "line": finding.line,
+        "severity": SHACL_LABELS[finding.severity],
+        "message": finding.message,
+        "message_nl": finding.message_nl,
+        "shape": finding.code,
+        "focus": finding.focus,
+        "property": finding.property,
+        "value": finding.value,
+    }
+
+
 def _derived(graph: Graph) -> Graph:
     """For each vereiste and maatregel with an id: "<id> <file name>" (aksh:FilePrefix)."""
     derived = Graph(store="SimpleMemory")
@@ -180,7 +186,7 @@ def _derived(graph: Graph) -> Graph:
     return derived
 
 
-def _findings(raw: Graph, result: Node, shapes: Graph, locator: _Locator) -> list[Finding]:
+def _findings(raw: Graph, result: Node, shapes: Graph, locator: _Locator) -> list[Diagnostic]:
     facts: dict[Node, Node] = {}
     messages: dict[str | None, str] = {}
     for p, o in raw.predicate_objects(result):
@@ -206,12 +212,12 @@ def _findings(raw: Graph, result: Node, shapes: Graph, locator: _Locator) -> lis
         has_facts = facts.get(_COMPONENT) not in _TOO_FEW
         locations = [locator.locate(focus, path, value, inverse, has_facts)]
     return [
-        Finding(
+        Diagnostic(
             path=location.path,
             line=location.line,
             severity=severity,
             message=message,
-            shape=_local(shape),
+            code=_local(shape),
             message_nl=messages.get("nl", ""),
             focus=str(focus) if focus is not None else "",
             property=_show_path(raw, path),
@@ -278,7 +284,7 @@ class _Locator:
         return index
 
 
-def _report(raw: Graph, located: list[tuple[Finding, Node]], conforms: bool) -> Graph:
+def _report(raw: Graph, located: list[tuple[Diagnostic, Node]], conforms: bool) -> Graph:
     """The report, one result per finding, numbered in finding order (the same content gives
     the same bytes), each annotated with its file and line."""
     report = bind_prefixes(Graph(store="SimpleMemory"))

@@ -1,7 +1,10 @@
 """The Flask application that publishes a built graph: SPARQL, dumps, URN pages.
 
-``create_app(settings)`` is the application factory; it loads the publication folder once at
-start-up and registers the blueprints. The server reads only ``dist/``: it never builds.
+``create_app(settings)`` is the application factory: it loads the publication folder once
+(:mod:`server.services.dataset`), indexes it (:mod:`server.services.index`), installs what every
+answer shares (CORS, error handling: :mod:`server.http_policy`) and registers the blueprints of
+:mod:`server.routes`. The server reads only ``dist/``: it never builds, and it imports no code
+from ``kg`` that parses content.
 """
 
 from __future__ import annotations
@@ -9,24 +12,20 @@ from __future__ import annotations
 from flask import Flask
 
 from kg.config import Settings
-from server.dataset import load_dataset
+from server.http_policy import install_http_policy
+from server.routes import dumps, health, pages, resource, sparql
+from server.services.dataset import install_dataset, load_dataset
+from server.services.index import build_index, install_index
 
 
 def create_app(settings: Settings) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.config["KG_SETTINGS"] = settings
-    app.extensions["kg_dataset"] = load_dataset(settings.out)
-
-    from server.dumps import blueprint as dumps
-    from server.health import blueprint as health
-    from server.pages import blueprint as pages
-    from server.resource import blueprint as resource
-    from server.sparql import blueprint as sparql
-
-    app.register_blueprint(health)
-    app.register_blueprint(sparql)
-    app.register_blueprint(dumps)
-    app.register_blueprint(resource)
-    app.register_blueprint(pages)
+    dataset = load_dataset(settings.out)
+    install_dataset(app, dataset)
+    install_index(app, build_index(dataset.store))
+    install_http_policy(app, settings)
+    for module in (health, sparql, dumps, resource, pages):
+        app.register_blueprint(module.blueprint)
     return app

@@ -1,15 +1,29 @@
-"""``kg serve``: build (unless told to serve an existing publication), then run gunicorn."""
+"""``kg serve``: build (unless told to serve an existing publication), then run gunicorn.
+
+The server adds this command to ``kg`` itself: :data:`COMMAND` is registered in the
+entry-point group ``algoritmekader_kg.commands`` (``pyproject.toml``) and found by ``kg.cli``,
+so the layers stay one-way (the server imports ``kg``, never the reverse). ``kg`` loads this
+module only when ``serve`` is asked for (or for the help), so Flask and gunicorn cost a build
+nothing.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
 
 from kg.config import Settings
-from kg.publication import MANIFEST
+from kg.manifest import MANIFEST
 from server import create_app
+
+if TYPE_CHECKING:
+    from kg.cli import Builder, Command
+
+EXIT_ERROR = 2
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -31,16 +45,53 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return create_app(self.settings)
 
 
-def run_server(settings: Settings, serve_existing: bool) -> int:
-    if not serve_existing:
-        from kg.cli import EXIT_ERROR, run_build
+class Serve:
+    """``kg serve [--content DIR | --dist DIR] [--host H] [--port P] [--workers N]
+    [--query-timeout S] [--max-rows N]``: each flag sets the setting of its name."""
 
-        status = run_build(settings, sys.stdout, sys.stderr)
+    help = "serve SPARQL, dumps and URN pages over HTTP"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        source = parser.add_mutually_exclusive_group()
+        source.add_argument(
+            "--content",
+            type=Path,
+            help="content folder to build and serve (default: content/; KG_CONTENT)",
+        )
+        source.add_argument(
+            "--dist", dest="out", type=Path, help="serve this publication folder as it is (KG_DIST)"
+        )
+        parser.add_argument("--host", help="address to listen on (default 127.0.0.1; KG_HOST)")
+        parser.add_argument("--port", type=int, help="port (default 5000; KG_PORT)")
+        parser.add_argument("--workers", type=int, help="gunicorn worker processes (KG_WORKERS)")
+        parser.add_argument(
+            "--query-timeout",
+            type=float,
+            help="seconds before a SPARQL query is stopped (KG_QUERY_TIMEOUT)",
+        )
+        parser.add_argument(
+            "--max-rows",
+            type=int,
+            help="result rows per answer at most (default 10000; KG_MAX_ROWS)",
+        )
+
+    def run(self, settings: Settings, args: argparse.Namespace, build: Builder) -> int:
+        return run_server(
+            settings, build, serve_existing=args.content is None and args.out is not None
+        )
+
+
+def run_server(settings: Settings, build: Builder, serve_existing: bool) -> int:
+    if not serve_existing:
+        status = build(settings)
         if status == EXIT_ERROR:
             return status
-    if not (settings.out / MANIFEST).is_file():
+    if not (settings.out / MANIFEST.name).is_file():
         print(f"kg: {settings.out}: no publication here (run 'kg build' first)", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     print(f"serving {settings.out} on http://{settings.host}:{settings.port}/", flush=True)
     _Gunicorn(settings).run()
     return 0
+
+
+COMMAND: Command = Serve()

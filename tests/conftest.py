@@ -18,6 +18,8 @@ from flask.testing import FlaskClient
 
 from kg.cli import run_build
 from kg.config import Settings
+from kg.corpus import Corpus, load_corpus
+from kg.graph import Build, build_graph
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -167,4 +169,14 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
         out[tag] = folder
+    return out
+
+
+@pytest.fixture(scope="session")
+def built(releases: dict[str, Path]) -> dict[str, tuple[Corpus, Build]]:
+    """Every release loaded and built (not published): tag -> (corpus, build)."""
+    out = {}
+    for tag, root in releases.items():
+        corpus = load_corpus(root)
+        out[tag] = (corpus, build_graph(corpus))
     return out

@@ -88,3 +88,11 @@ def test_lookup_box_opens_the_page(browser: Any, live_server: LiveServer, tmp_pa
     link.click()
     WebDriverWait(browser, 10).until(expected_conditions.url_contains("urn:nl:ak:mtr:org-01"))
     assert browser.find_element(By.ID, "toelichting").is_displayed()
+    # the rendered body: a glossary term carries its definition, the example is an admonition
+    term = browser.find_element(By.CSS_SELECTOR, ".document abbr[title]")
+    assert term.text == "algoritme"
+    assert term.get_attribute("title").startswith("Een reeks instructies")
+    assert browser.find_element(By.CSS_SELECTOR, ".document .admonition.example").is_displayed()
+    toc = browser.find_element(By.CSS_SELECTOR, "nav.toc")
+    toc.find_element(By.LINK_TEXT, "Risico").click()
+    WebDriverWait(browser, 10).until(expected_conditions.url_contains("#risico"))

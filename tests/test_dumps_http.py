@@ -270,4 +270,7 @@ def test_void_negotiation(client: FlaskClient) -> None:
         assert response.mimetype == "application/n-triples"
     with fetch(client, "/.well-known/void", Accept="image/png") as response:
         assert response.status_code == 406
-        assert "text/turtle" in response.get_data(as_text=True)
+        assert response.mimetype == "text/plain"
+        body = response.get_data(as_text=True)
+        assert "text/turtle\t?format=turtle" in body
+        assert "/.well-known/void?format=jsonld" in body

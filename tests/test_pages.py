@@ -1,9 +1,13 @@
-"""HTML pages: the home page, the lookup box, resource pages, and what the sanitiser lets in."""
+"""HTML pages: the home page, the lookup box, resource pages with the build's rendered content,
+what the sanitiser lets in, and what every answer of the site shares (CORS, errors, layering).
+
+Pages are read as element trees (:mod:`tests.helpers`), never with regexes.
+"""
 
 from __future__ import annotations
 
+import ast
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -12,54 +16,65 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from server.markdown import render_markdown
-from tests.conftest import build_publication
+from tests.conftest import REPO, build_publication
+from tests.helpers import Element, parse_html
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 MAATREGELEN = "docs/voldoen-aan-wetten-en-regels/maatregelen"
 VEREISTEN = "docs/voldoen-aan-wetten-en-regels/vereisten"
 
 
-def html_of(client: FlaskClient, path: str) -> str:
+def page_of(client: FlaskClient, path: str) -> Element:
     response = client.get(path, headers=BROWSER)
     assert response.status_code == 200, path
     assert response.content_type == "text/html; charset=utf-8"
-    return response.get_data(as_text=True)
+    return parse_html(response.get_data(as_text=True))
+
+
+def body_of(page: Element) -> Element:
+    """The document's rendered text on a resource page."""
+    return page.find("div", class_="document")
 
 
 # -- home page ----------------------------------------------------------------------------
 
 
 def test_home_page(client: FlaskClient, sample_dist: Path) -> None:
-    html = html_of(client, "/")
+    page = page_of(client, "/")
     manifest = json.loads((sample_dist / "manifest.json").read_text())
-    assert '<html lang="nl">' in html
-    for kind, label in (("vereiste", "Vereisten"), ("maatregel", "Maatregelen")):
-        assert re.search(rf">{manifest['documents'][kind]}</span> {label}<", html)
-    assert f">{manifest['glossary_terms']}</span> Begrippen<" in html
+    assert page.find("html").get("lang") == "nl"
+    counts = {
+        summary.words() for summary in page.find("section", class_="counts").find_all("summary")
+    }
+    assert f"{manifest['documents']['vereiste']} Vereisten" in counts
+    assert f"{manifest['documents']['maatregel']} Maatregelen" in counts
+    assert f"{manifest['glossary_terms']} Begrippen" in counts
+    links = page.links()
     for path in ("/dump.ttl", "/dump.nt", "/dump.jsonld", "/sparql", "/.well-known/void"):
-        assert f'href="{path}"' in html
+        assert path in links
     # the table of contents links every document
-    assert 'href="/id/urn:nl:ak:mtr:org-01"' in html
+    assert "/id/urn:nl:ak:mtr:org-01" in links
     # a lookup box
-    assert 'action="/lookup"' in html and 'name="urn"' in html
+    box = page.find("form", action="/lookup")
+    assert box.find("input", name="urn")
 
 
 def test_home_page_example_queries_are_sparql_links(client: FlaskClient) -> None:
-    html = html_of(client, "/")
-    links = re.findall(r'href="(/sparql\?query=[^"]+)"', html)
+    links = [link for link in page_of(client, "/").links() if link.startswith("/sparql?query=")]
     assert len(links) >= 3
     for link in links:
-        query = parse_qs(urlsplit(link.replace("&amp;", "&")).query)["query"][0]
+        query = parse_qs(urlsplit(link).query)["query"][0]
         assert "SELECT" in query
 
 
 def test_pages_load_nothing_from_elsewhere(client: FlaskClient) -> None:
-    for path in ("/", "/id/urn:nl:ak:mtr:org-01", "/id/urn:nl:ak:ver:aia-01"):
-        html = html_of(client, path)
-        assert "<script" not in html
-        for tag in re.findall(r"<(?:link|img|iframe|source|embed|object)\b[^>]*>", html):
-            assert "http" not in tag, tag
+    for path in ("/", "/id/urn:nl:ak:mtr:org-01", "/id/urn:nl:ak:ver:aia-01", "/sparql"):
+        page = page_of(client, path)
+        assert not page.find_all("script")
+        for element in page.iter():
+            if element.tag in ("link", "img", "iframe", "source", "embed", "object"):
+                for name in ("href", "src", "data"):
+                    assert "http" not in (element.get(name) or ""), (path, element.attrs)
 
 
 # -- lookup ---------------------------------------------------------------------------------
@@ -94,54 +109,119 @@ def test_lookup_of_nothing_goes_home(client: FlaskClient) -> None:
 def test_lookup_of_an_unknown_urn_suggests(client: FlaskClient) -> None:
     response = client.get("/lookup", query_string={"urn": "urn:nl:ak:ver:aia-1"}, headers=BROWSER)
     assert response.status_code == 404
-    html = response.get_data(as_text=True)
-    assert 'href="/id/urn:nl:ak:ver:aia-01"' in html
+    page = parse_html(response.get_data(as_text=True))
+    assert "/id/urn:nl:ak:ver:aia-01" in page.find("ul", class_="matches").links()
     # the box keeps what was typed
-    assert 'value="urn:nl:ak:ver:aia-1"' in html
+    assert page.find("input", id="lookup-urn").get("value") == "urn:nl:ak:ver:aia-1"
 
 
 def test_lookup_of_words_finds_titles(client: FlaskClient) -> None:
     response = client.get("/lookup", query_string={"urn": "verantwoordelijk"}, headers=BROWSER)
     assert response.status_code == 404
-    assert 'href="/id/urn:nl:ak:mtr:org-01"' in response.get_data(as_text=True)
+    assert "/id/urn:nl:ak:mtr:org-01" in parse_html(response.get_data(as_text=True)).links()
 
 
 # -- resource pages -------------------------------------------------------------------------
 
 
 def test_maatregel_page(client: FlaskClient) -> None:
-    html = html_of(client, "/id/urn:nl:ak:mtr:org-01")
-    assert "<h1>Leg vast wie verantwoordelijk is voor algoritmes (voorbeeld)</h1>" in html
-    assert "Voorbeeldmaatregel. Wijs voor elk algoritme een eigenaar aan" in html  # toelichting
+    page = page_of(client, "/id/urn:nl:ak:mtr:org-01")
+    assert page.find("h1").words() == "Leg vast wie verantwoordelijk is voor algoritmes (voorbeeld)"
+    summary = page.find("p", class_="summary").words()
+    assert summary.startswith("Voorbeeldmaatregel. Wijs voor elk algoritme een eigenaar aan")
     # properties by their label, English label and IRI in the title
-    assert re.search(r'<abbr title="requirement – urn:nl:ak:def:vereiste">vereiste</abbr>', html)
+    facts = page.by_id("ak-eigenschappen")
+    labels = {abbr.words(): abbr.get("title") for abbr in facts.find_all("abbr")}
+    assert labels["vereiste"] == "requirement – urn:nl:ak:def:vereiste"
     # links out by title
-    assert re.search(
-        r'<a href="/id/urn:nl:ak:ver:aia-01"[^>]*>Medewerkers die met AI werken hebben', html
+    out = {a.get("href"): a.words() for a in facts.find_all("a")}
+    assert out["/id/urn:nl:ak:ver:aia-01"].startswith("Medewerkers die met AI werken hebben")
+    # the body as the build rendered it: sections are headings with their anchors
+    body = body_of(page)
+    assert body.find("h2", id="toelichting").words() == "Toelichting"
+    assert not body.find_all("h1")  # the title is the page's own
+    example = body.find("div", class_="admonition")
+    assert "example" in example.classes
+    assert example.find("p", class_="admonition-title").words().startswith("Voorbeeldgemeente")
+    # links between documents go to the URN's page
+    iama = body.find("a", href="/id/urn:nl:ak:hlp:iama")
+    assert iama.words() == "IAMA"
+    # the table of contents: every section, in order, pointing at a heading of the body
+    toc = page.find("nav", class_="toc")
+    anchors = [href.removeprefix("#") for href in toc.links()]
+    assert anchors[:2] == ["maatregel", "toelichting"]
+    assert all(body.find_all("h2", id=anchor) for anchor in anchors)
+    # the source file, and the other formats
+    assert "docs/voldoen-aan-wetten-en-regels/maatregelen/0-org-01-verantwoordelijkheden" in (
+        page.find("footer", class_="meta").words()
     )
-    # sections, with their anchors, rendered from Markdown
-    assert '<section class="markdown" id="toelichting">' in html
-    assert '<aside class="admonition example">' in html
-    # relative .md links go to the URN's page
-    assert '<a href="/id/urn:nl:ak:hlp:iama" rel="noopener noreferrer">IAMA</a>' in html
-    # the source file
-    assert "docs/voldoen-aan-wetten-en-regels/maatregelen/0-org-01-verantwoordelijkheden" in html
-    # the other formats
-    assert 'href="/id/urn:nl:ak:mtr:org-01?format=turtle"' in html
+    assert "/id/urn:nl:ak:mtr:org-01?format=turtle" in page.links()
+
+
+def test_glossary_abbreviation_has_its_definition(client: FlaskClient) -> None:
+    body = body_of(page_of(client, "/id/urn:nl:ak:mtr:org-01"))
+    abbreviations = {abbr.words(): abbr.get("title") for abbr in body.find_all("abbr")}
+    definition = abbreviations["algoritme"]
+    assert definition is not None
+    assert definition.startswith("Een reeks instructies waarmee een computer")
+
+
+def test_footnote_links_to_its_note(client: FlaskClient) -> None:
+    body = body_of(page_of(client, "/id/urn:nl:ak:ver:aia-01"))
+    reference = body.find("sup").find("a", class_="footnote-ref")
+    target = (reference.get("href") or "").removeprefix("#")
+    note = body.find("li", id=target)
+    assert note in body.find("div", class_="footnote").find_all("li")
+    assert "AI-geletterdheid" in note.words()
+    assert f"#{body.find('sup').get('id')}" in note.links()  # and back
+
+
+def test_raw_html_link_becomes_a_page_link(client: FlaskClient) -> None:
+    # content/docs/levenscyclus/probleemanalyse.md: <a href="../ontwerp">ontwerpfase</a>
+    body = body_of(page_of(client, "/id/urn:nl:ak:lcf:probleemanalyse"))
+    link = next(a for a in body.find_all("a") if a.words() == "ontwerpfase")
+    assert link.get("href") == "/id/urn:nl:ak:lcf:ontwerp"
+
+
+def test_code_block_is_verbatim(client: FlaskClient) -> None:
+    body = body_of(page_of(client, "/id/urn:nl:ak:mtr:owp-01"))
+    code = next(pre for pre in body.find_all("pre") if "!!! note" in pre.text())
+    assert '!!! note "Gegevensveld: geboortejaar"\n    Niet nodig' in code.text()
+    assert "{.x}" in code.text()
+    # written inside a code block, neither is an admonition nor an attribute
+    assert not any(
+        "Gegevensveld" in div.words() for div in body.find_all("div", class_="admonition")
+    )
 
 
 def test_vereiste_page_links_in(client: FlaskClient) -> None:
-    html = html_of(client, "/id/urn:nl:ak:ver:aia-01")
-    links_in = html.split('id="ak-links-in"', 1)[1].split("</section>", 1)[0]
-    assert "Maatregelen die deze vereiste ondersteunen" in links_in
-    assert 'href="/id/urn:nl:ak:mtr:org-01"' in links_in
-    assert "Hulpmiddelen bij deze vereiste" in links_in
+    links_in = page_of(client, "/id/urn:nl:ak:ver:aia-01").by_id("ak-links-in")
+    headings = [h3.words() for h3 in links_in.find_all("h3")]
+    assert any(h.startswith("Maatregelen die deze vereiste ondersteunen") for h in headings)
+    assert any(h.startswith("Hulpmiddelen bij deze vereiste") for h in headings)
+    assert "/id/urn:nl:ak:mtr:org-01" in links_in.links()
 
 
 def test_topic_page_lists_its_documents(client: FlaskClient) -> None:
-    html = html_of(client, "/id/urn:nl:ak:ond:governance")
-    assert "Maatregelen over dit onderwerp" in html
-    assert 'href="/id/urn:nl:ak:mtr:org-01"' in html
+    links_in = page_of(client, "/id/urn:nl:ak:ond:governance").by_id("ak-links-in")
+    headings = [h3.words() for h3 in links_in.find_all("h3")]
+    assert any(h.startswith("Maatregelen over dit onderwerp") for h in headings)
+    assert "/id/urn:nl:ak:mtr:org-01" in links_in.links()
+
+
+def test_page_without_rendered_body(
+    make_app: Callable[..., Flask], sample_dist: Path, tmp_path: Path
+) -> None:
+    """A publication without html.json still serves every page, without bodies."""
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for source in sample_dist.iterdir():
+        if source.name != "html.json":
+            (bare / source.name).write_bytes(source.read_bytes())
+    page = page_of(make_app(bare).test_client(), "/id/urn:nl:ak:mtr:org-01")
+    assert page.find("h1").words().startswith("Leg vast wie verantwoordelijk")
+    assert not page.find_all("div", class_="document")
+    assert not page.find_all("nav", class_="toc")  # no headings to point at
 
 
 # -- escaping and sanitising ----------------------------------------------------------------
@@ -190,28 +270,34 @@ def evil_app(tmp_path_factory: pytest.TempPathFactory, make_app: Callable[..., F
 
 
 def assert_clean(html: str) -> None:
-    lowered = html.lower()
     for payload in PAYLOADS:
         assert payload not in html
-    assert "<script" not in lowered
-    assert "<img" not in lowered
-    assert "<iframe" not in lowered
-    assert "<style" not in lowered
-    assert not re.search(r"=\s*[\"']?\s*javascript:", lowered)  # as text it is harmless
-    assert not re.search(r"<[^>]*\son\w+\s*=", lowered)
+    for element in parse_html(html).iter():
+        assert element.tag not in ("script", "img", "iframe", "style", "object", "embed")
+        for name, value in element.attrs.items():
+            assert not name.lower().startswith("on"), (element.tag, name)
+            if name in ("href", "src", "action"):
+                assert not (value or "").strip().lower().startswith("javascript:"), value
 
 
 def test_script_in_content_renders_escaped(evil_app: Flask) -> None:
     client = evil_app.test_client()
-    html = html_of(client, "/id/urn:nl:ak:mtr:xss-01")
+    response = client.get("/id/urn:nl:ak:mtr:xss-01", headers=BROWSER)
+    html = response.get_data(as_text=True)
     assert_clean(html)
-    assert (
-        "Kwaad &lt;script&gt;alert(1)&lt;/script&gt; en &lt;img src=x onerror=alert(1)&gt;" in html
+    page = parse_html(html)
+    # the title is text, shown as it was written
+    assert page.find("h1").words() == (
+        "Kwaad <script>alert(1)</script> en <img src=x onerror=alert(1)>"
     )
-    assert 'id="script-alert-1-script-kop"' in html
+    # the heading with a script in it is still a section the contents point at
+    body = body_of(page)
+    anchors = [href.removeprefix("#") for href in page.find("nav", class_="toc").links()]
+    assert len(anchors) == 2
+    assert all(body.find_all("h2", id=anchor) for anchor in anchors)
     # the page that links in shows the title escaped too
-    assert_clean(html_of(client, "/id/urn:nl:ak:ver:xss-01"))
-    assert_clean(html_of(client, "/"))
+    assert_clean(client.get("/id/urn:nl:ak:ver:xss-01", headers=BROWSER).get_data(as_text=True))
+    assert_clean(client.get("/", headers=BROWSER).get_data(as_text=True))
 
 
 def test_script_in_a_urn_renders_escaped(client: FlaskClient) -> None:
@@ -223,49 +309,128 @@ def test_script_in_a_urn_renders_escaped(client: FlaskClient) -> None:
         assert response.status_code == 404
         html = response.get_data(as_text=True)
         assert_clean(html)
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert "<script>alert(1)</script>" in parse_html(html).find("article").words()
 
 
-# -- Markdown -------------------------------------------------------------------------------
-
-
-def no_links(href: str) -> str | None:
-    return None
-
-
-def test_markdown_admonitions() -> None:
-    html = render_markdown(
-        '!!! tip "Let op"\n    Eerst **dit**.\n\n    ??? expander "Meer"\n        Binnen.\n\nNa.',
-        no_links,
+def test_a_tampered_page_is_sanitised_again(
+    make_app: Callable[..., Flask], sample_dist: Path, tmp_path: Path
+) -> None:
+    """The server passes html.json through the policy again: a hand-edited file cannot inject."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    for source in sample_dist.iterdir():
+        (dist / source.name).write_bytes(source.read_bytes())
+    pages = json.loads((dist / "html.json").read_text(encoding="utf-8"))
+    pages["urn:nl:ak:mtr:org-01"] = (
+        '<h2 id="toelichting">Toelichting</h2><script>alert(1)</script>'
+        '<p onclick="alert(1)"><a href="javascript:alert(1)">a</a> <a href="file:///etc/passwd">b'
+        '</a> <a href="urn:nl:ak:ver:aia-01#toelichting">c</a> <a href="#risico">d</a>'
+        ' <a href="https://example.org/">e</a></p>'
     )
-    assert '<aside class="admonition tip">\n<strong>Let op</strong>' in html
-    assert "<p>Eerst <strong>dit</strong>.</p>" in html
-    assert '<details class="admonition expander">\n<summary>Meer</summary>' in html
-    assert "<p>Binnen.</p>\n</details>\n</aside>" in html
-    assert html.endswith("<p>Na.</p>\n")
+    (dist / "html.json").write_text(json.dumps(pages), encoding="utf-8")
+    response = make_app(dist).test_client().get("/id/urn:nl:ak:mtr:org-01", headers=BROWSER)
+    html = response.get_data(as_text=True)
+    assert_clean(html)
+    body = body_of(parse_html(html))
+    hrefs = {a.words(): a.get("href") for a in body.find_all("a")}
+    assert hrefs == {
+        "a": None,
+        "b": None,
+        "c": "/id/urn:nl:ak:ver:aia-01#toelichting",
+        "d": "#risico",
+        "e": "https://example.org/",
+    }
 
 
-def test_markdown_links_and_images() -> None:
-    def resolve(href: str) -> str | None:
-        return "/id/urn:nl:ak:hlp:iama#doel" if href == "../IAMA.md#doel" else None
+# -- what every answer shares ---------------------------------------------------------------
 
-    html = render_markdown(
-        "[a](../IAMA.md#doel) [b](elders.md) [c](https://example.org) [d](#kop) "
-        "![Alt](https://example.org/p.png) ![Lokaal](p.png){ .center }",
-        resolve,
+
+@pytest.mark.parametrize(
+    "path", ["/", "/lookup?urn=mtr:org-01", "/lookup?urn=nergens", "/health", "/nothing-here"]
+)
+def test_every_answer_allows_any_origin(client: FlaskClient, path: str) -> None:
+    response = client.get(path, headers={"Origin": "http://x.test"})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    exposed = response.headers["Access-Control-Expose-Headers"]
+    for header in ("ETag", "Link", "Content-Location", "X-Result-Truncated"):
+        assert header in exposed
+
+
+@pytest.mark.parametrize(
+    ("path", "method"), [("/", "GET"), ("/health", "GET"), ("/sparql", "POST")]
+)
+def test_preflight_allows_the_routes_methods(client: FlaskClient, path: str, method: str) -> None:
+    response = client.options(
+        path, headers={"Origin": "http://x.test", "Access-Control-Request-Method": method}
     )
-    assert '<a href="/id/urn:nl:ak:hlp:iama#doel" rel="noopener noreferrer">a</a>' in html
-    assert '<a rel="noopener noreferrer">b</a>' in html
-    assert '<a href="https://example.org" rel="noopener noreferrer">c</a>' in html
-    assert '<a href="#kop" rel="noopener noreferrer">d</a>' in html
-    assert (
-        '<a href="https://example.org/p.png" rel="noopener noreferrer">[Afbeelding: Alt]</a>'
-        in html
-    )
-    assert "[Afbeelding: Lokaal]" in html
-    assert "<img" not in html and "{" not in html
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    allowed = {m.strip() for m in response.headers["Access-Control-Allow-Methods"].split(",")}
+    assert method in allowed
+    assert ("POST" in allowed) == (path == "/sparql")
+    assert "Accept" in response.headers["Access-Control-Allow-Headers"]
 
 
-def test_markdown_tables() -> None:
-    html = render_markdown("| a | b |\n|---|---|\n| 1 | 2 |", no_links)
-    assert "<table>" in html and "<td>2</td>" in html
+def test_errors_are_plain_text_for_programs_and_pages_for_browsers(client: FlaskClient) -> None:
+    for accept in (None, "*/*", "application/json", "text/turtle"):
+        headers = {"Accept": accept} if accept else {}
+        response = client.get("/nothing-here", headers=headers)
+        assert response.status_code == 404
+        assert response.content_type == "text/plain; charset=utf-8"
+        assert response.get_data(as_text=True).startswith("404 Not Found: ")
+        assert "Accept" in response.vary
+    page = client.get("/nothing-here", headers=BROWSER)
+    assert page.status_code == 404 and page.content_type == "text/html; charset=utf-8"
+    assert parse_html(page.get_data(as_text=True)).find("h1").words().startswith("Not Found")
+    wrong_method = client.post("/dump.ttl")
+    assert wrong_method.status_code == 405
+    assert wrong_method.content_type == "text/plain; charset=utf-8"
+    assert "GET" in wrong_method.headers["Allow"]
+
+
+ROUTES = REPO / "server" / "routes"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports (``from a.b import c`` gives ``a.b`` and ``a.b.c``)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            found.add(base)
+            found.update(f"{base}.{alias.name}".replace("..", ".") for alias in node.names)
+    return found
+
+
+def test_blueprints_do_not_import_each_other() -> None:
+    blueprints = {path.stem for path in ROUTES.glob("*.py") if path.stem != "__init__"}
+    assert {"pages", "resource", "sparql", "dumps", "health"} <= blueprints
+    for path in ROUTES.glob("*.py"):
+        imports = imported_modules(path)
+        for other in blueprints - {path.stem}:
+            assert f"server.routes.{other}" not in imports, (path.name, other)
+            assert f".{other}" not in imports and f"server.{other}" not in imports
+        assert not any(name.startswith("server.routes") for name in imports), path.name
+
+
+#: What the application may use of ``kg``: settings, tables and the HTML policy, no parsing.
+SERVER_USES_OF_KG = frozenset(
+    {"kg.config", "kg.htmlpolicy", "kg.kind", "kg.manifest", "kg.namespace", "kg.serialization"}
+)
+
+
+def test_the_server_parses_no_content() -> None:
+    """Pages show the HTML the build made: no Markdown parser, no link resolution from kg.
+
+    (``server/runner.py`` is ``kg serve``, which may build first; the application is the rest.)
+    """
+    for path in (REPO / "server").rglob("*.py"):
+        if path.name == "runner.py":
+            continue
+        for name in imported_modules(path):
+            parts = name.split(".")
+            assert parts[0] not in ("markdown", "markdown_it", "frontmatter", "pymdownx"), path
+            if parts[0] == "kg" and len(parts) > 1:
+                assert ".".join(parts[:2]) in SERVER_USES_OF_KG, (path, name)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from rdflib import RDF, Literal, URIRef
 
-from kg.corpus import Corpus, load_corpus
-from kg.graph import Build, build_graph
+from kg.corpus import Corpus
+from kg.graph import Build
 from kg.namespace import AK
 from kg.vocabulary import SKIPPED_KEYS
 
@@ -48,15 +48,6 @@ def expected_counts(root: Path) -> Counter[str]:
                 if not top_level_index:
                     counts[kind] += 1
     return counts
-
-
-@pytest.fixture(scope="module")
-def built(releases: dict[str, Path]) -> dict[str, tuple[Corpus, Build]]:
-    out = {}
-    for tag, root in releases.items():
-        corpus = load_corpus(root)
-        out[tag] = (corpus, build_graph(corpus))
-    return out
 
 
 def test_there_are_29_releases(releases: dict[str, Path]) -> None:

@@ -141,6 +141,8 @@ def test_406_lists_the_alternatives(client: FlaskClient) -> None:
         assert media in body
         assert media in response.headers["Link"]
     assert f"/id/{URN}?format=turtle" in body
+    for key in ("html", "turtle", "jsonld", "ntriples", "rdfxml"):
+        assert f"?format={key}\t" in body
 
 
 def parse(client: FlaskClient, urn: str, media: str) -> Graph:

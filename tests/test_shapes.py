@@ -7,7 +7,8 @@ Each ``tests/shapes/<Shape>/`` holds, for the rule ``urn:nl:ak:shape:<Shape>``:
 * ``fail.ru`` / ``pass.ru``: a SPARQL Update applied to the built graph, for rules that guard
   what the graph builder makes and no content can break (a section without text, a title
   without language tag). A node it adds is located where its document is;
-* ``expected.txt``: exactly the findings of the failing variant, as ``kg validate`` prints them.
+* ``expected.txt``: exactly the findings of the failing variant, as ``kg validate`` prints them
+  (a ``sh:Violation`` as ``error``, as content errors are).
 
 The passing variant must give no finding of its rule.
 """
@@ -30,10 +31,11 @@ from kg.corpus import load_corpus
 from kg.graph import Build, build_graph
 from kg.namespace import AK, SH
 from kg.sourcemap import Location
-from kg.validation import SHAPE_NAMESPACE, Shapes, load_shapes, validate
+from kg.validation import SHAPE_NAMESPACE, Shapes, ShapesError, load_shapes, validate
 from kg.vocabulary import RULES, SKIPPED_KEYS
 
 FIXTURES = Path(__file__).resolve().parent / "shapes"
+REPO_SHAPES = FIXTURES.parents[1] / "shapes"
 BASE = FIXTURES / "base"
 SEVERITIES = {SH.Violation, SH.Warning, SH.Info}
 
@@ -149,12 +151,29 @@ def test_known_properties_cover_every_front_matter_key(shapes: Shapes) -> None:
 
 def test_without_ontology_scheme_rules_rest(tmp_path: Path) -> None:
     """No ontology: tag values cannot be checked, and are not all reported."""
-    bare = load_shapes(ontology=tmp_path / "missing.ttl")
+    bare = load_shapes(ontology=())
     assert bare.ontology is None
     lines = findings(FIXTURES / "CategorieValue", "fail", tmp_path, bare)
     assert lines == []
     lines = findings(FIXTURES / "RolValue", "fail", tmp_path / "rol", bare)
     assert [line for line in lines if line.endswith("[RolValue]")]
+
+
+def test_shapes_that_cannot_be_used_are_an_error(tmp_path: Path) -> None:
+    """Never an empty validation that "conforms": no shapes, or a file that cannot be read."""
+    with pytest.raises(ShapesError, match="no SHACL shapes"):
+        load_shapes(tmp_path)
+    (tmp_path / "empty.ttl").write_text("# nothing\n", encoding="utf-8")
+    with pytest.raises(ShapesError, match="no SHACL shapes"):
+        load_shapes(tmp_path)
+    shapes = tmp_path / "shapes"
+    shutil.copytree(REPO_SHAPES, shapes)
+    assert len(load_shapes(shapes).graph) == len(load_shapes().graph)
+    (shapes / "tags.ttl").write_text("@prefix sh: <http://www.w3.org/ns/shacl#> .\n<x> sh:")
+    with pytest.raises(ShapesError, match=r"tags\.ttl: Parser error"):
+        load_shapes(shapes)
+    with pytest.raises(ShapesError, match=r"missing\.ttl"):
+        load_shapes(ontology=[tmp_path / "missing.ttl"])
 
 
 def test_report_json_and_files(tmp_path: Path, shapes: Shapes) -> None:

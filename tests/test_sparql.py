@@ -19,8 +19,8 @@ from flask.testing import FlaskClient
 from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import RDF
 
-from server.pages import EXAMPLES
-from server.query import (
+from server.services.examples import EXAMPLES
+from server.services.query import (
     Answer,
     QueryFailed,
     QueryOutOfMemory,
@@ -243,7 +243,7 @@ def test_format_parameter_beats_accept_and_unknown_format_is_406(client: FlaskCl
     assert response.status_code == 406
     response = client.get("/sparql", query_string={"query": CONSTRUCT, "format": "csv"})
     assert response.status_code == 406
-    assert "application/n-triples" in response.text
+    assert "application/n-triples\t?format=ntriples" in response.text
     # SPARQLWrapper's spellings and media types as values
     for value, media_type in (
         ("rdf+xml", "application/rdf+xml"),
@@ -373,7 +373,7 @@ def test_evaluation_failure_is_500_and_logged(
     def broken(*args: object) -> Answer:
         raise QueryFailed("Traceback (most recent call last):\n  ...\nRuntimeError: boom")
 
-    monkeypatch.setattr("server.sparql.run_query", broken)
+    monkeypatch.setattr("server.routes.sparql.run_query", broken)
     with caplog.at_level(logging.ERROR):
         response = client.get("/sparql", query_string={"query": ASK})
     assert response.status_code == 500
@@ -461,7 +461,7 @@ def test_child_failures_come_back() -> None:
 
 
 def test_child_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("server.query.MEMORY_HEADROOM", 64 * 1024**2)
+    monkeypatch.setattr("server.services.query.MEMORY_HEADROOM", 64 * 1024**2)
 
     def allocate() -> Answer:
         blocks = [bytearray(16 * 1024**2) for _ in range(64)]
@@ -564,7 +564,11 @@ def test_cors(client: FlaskClient) -> None:
 
 def test_the_example_queries_run(client: FlaskClient) -> None:
     for example in EXAMPLES:
-        response = client.get(example.url, headers={"Accept": "application/sparql-results+json"})
+        response = client.get(
+            "/sparql",
+            query_string={"query": example.query},
+            headers={"Accept": "application/sparql-results+json"},
+        )
         assert response.status_code == 200, (example.title, response.text)
 
 
@@ -582,4 +586,7 @@ def test_real_corpus_query_mix(real_app: Flask) -> None:
         assert response.status_code == 200, (name, response.text)
         assert response.json["results"]["bindings"], name  # type: ignore[index]
     for example in EXAMPLES:
-        assert client.get(example.url, headers={"Accept": "text/csv"}).status_code == 200
+        response = client.get(
+            "/sparql", query_string={"query": example.query}, headers={"Accept": "text/csv"}
+        )
+        assert response.status_code == 200, example.title

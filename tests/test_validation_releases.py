@@ -21,7 +21,7 @@ import yaml
 
 from kg.corpus import load_corpus
 from kg.graph import build_graph
-from kg.validation import ValidationResult, load_shapes, validate
+from kg.validation import SHACL_LABELS, ValidationResult, load_shapes, validate
 
 pytestmark = [pytest.mark.corpus, pytest.mark.slow]
 
@@ -53,11 +53,12 @@ def validated(releases: dict[str, Path]) -> Validated:
 
 
 def counts_by_release(validated: Validated) -> dict[str, Counter[str]]:
-    return {tag: Counter(f.shape for f in res.findings) for tag, (res, _) in validated.items()}
+    return {tag: Counter(f.code for f in res.findings) for tag, (res, _) in validated.items()}
 
 
 def severities(validated: Validated) -> dict[str, str]:
-    return {f.shape: f.format().split(": ")[1] for r, _ in validated.values() for f in r.findings}
+    """rule -> its SHACL severity (``violation``, ``warning``, ``info``), as the table says."""
+    return {f.code: SHACL_LABELS[f.severity] for r, _ in validated.values() for f in r.findings}
 
 
 def render_table(counts: dict[str, Counter[str]], severity: dict[str, str]) -> str:
@@ -155,59 +156,74 @@ RULE_FOR = {
     "rol-ai-act": "RolAiActValue",
 }
 FOLDERS = ("docs/voldoen-aan-wetten-en-regels/", "docs/")
+#: The labels whose values are pages: key -> the folder of docs/ that holds them.
+PAGE_FOLDERS = {"levenscyclus": "levenscyclus", "onderwerp": "onderwerpen", "rollen": "rollen"}
 
 
 def upstream_findings(root: Path) -> list[tuple[str, str]]:
     """(file, what) for every error and warning of upstream's validate_file_prefix_urn.py,
     validate_urn_uniqueness.py and validate_all_labels.py, run on the release's own layout."""
     prefix = next(p for p in FOLDERS if (root / p / "maatregelen").is_dir() or p == "docs/")
-    valid = {
+    pages = {
         key: {f.stem for f in (root / "docs" / folder).rglob("*.md") if f.name != "index.md"}
-        for key, folder in (
-            ("levenscyclus", "levenscyclus"),
-            ("onderwerp", "onderwerpen"),
-            ("rollen", "rollen"),
-        )
+        for key, folder in PAGE_FOLDERS.items()
     }
     found: list[tuple[str, str]] = []
-    seen: dict[str, str] = {}
+    seen: dict[object, str] = {}
     for folder, is_vereiste in (("maatregelen", False), ("vereisten", True)):
+        checks = {**pages, **(AI_ACT_LABELS if is_vereiste else {})}
         for file in sorted((root / prefix / folder).rglob("*.md")):
-            if file.name == "index.md":
-                continue
-            path = file.relative_to(root).as_posix()
-            match = re.search(r"^---\n([\s\S]*?)\n---", file.read_text(encoding="utf-8"))
-            try:
-                matter = yaml.safe_load(match.group(1)) if match else None
-            except yaml.YAMLError:
-                found.append((path, "yaml"))
-                continue
-            if not isinstance(matter, dict):
-                continue
-            urn = matter.get("id")
-            if not urn:
-                found.append((path, "no id"))
-            else:
-                code = re.search(r".*:([^:]+)$", str(urn))
-                if not code or not re.search(rf"^(?:\d+-)?{re.escape(code[1])}-", file.name):
-                    found.append((path, "prefix"))
-                if urn in seen:
-                    found += [(path, "duplicate"), (seen[urn], "duplicate")]
-                seen.setdefault(urn, path)
-            checks = {key: valid[key] for key in valid}
-            if is_vereiste:
-                checks.update(AI_ACT_LABELS)
-            for key, allowed in checks.items():
-                if key not in matter:
-                    # early releases name the topic 'bouwblok': not missing, named the old way
-                    if key in valid and not (key == "onderwerp" and "bouwblok" in matter):
-                        found.append((path, f"no {key}"))
-                    continue
-                values = matter[key] if isinstance(matter[key], list) else [matter[key]]
-                for value in values:
-                    expression = key == "uitzondering" and re.search(r'["(]|\|\||&&', str(value))
-                    if allowed and value not in allowed and not expression:
-                        found.append((path, key))
+            if file.name != "index.md":
+                found += file_findings(root, file, checks, seen)
+    return found
+
+
+def file_findings(
+    root: Path, file: Path, checks: dict[str, set[str]], seen: dict[object, str]
+) -> list[tuple[str, str]]:
+    """What upstream's scripts say about one file; ``seen``: id -> the first file with it."""
+    path = file.relative_to(root).as_posix()
+    match = re.search(r"^---\n([\s\S]*?)\n---", file.read_text(encoding="utf-8"))
+    try:
+        matter = yaml.safe_load(match.group(1)) if match else None
+    except yaml.YAMLError:
+        return [(path, "yaml")]
+    if not isinstance(matter, dict):
+        return []
+    return [*id_findings(path, file.name, matter, seen), *label_findings(path, matter, checks)]
+
+
+def id_findings(
+    path: str, name: str, matter: dict[str, object], seen: dict[object, str]
+) -> list[tuple[str, str]]:
+    urn = matter.get("id")
+    if not urn:
+        return [(path, "no id")]
+    found = []
+    code = re.search(r".*:([^:]+)$", str(urn))
+    if not code or not re.search(rf"^(?:\d+-)?{re.escape(code[1])}-", name):
+        found.append((path, "prefix"))
+    if urn in seen:
+        found += [(path, "duplicate"), (seen[urn], "duplicate")]
+    seen.setdefault(urn, path)
+    return found
+
+
+def label_findings(
+    path: str, matter: dict[str, object], checks: dict[str, set[str]]
+) -> list[tuple[str, str]]:
+    found = []
+    for key, allowed in checks.items():
+        if key not in matter:
+            # early releases name the topic 'bouwblok': not missing, named the old way
+            if key in PAGE_FOLDERS and not (key == "onderwerp" and "bouwblok" in matter):
+                found.append((path, f"no {key}"))
+            continue
+        values = matter[key] if isinstance(matter[key], list) else [matter[key]]
+        for value in values:
+            expression = key == "uitzondering" and re.search(r'["(]|\|\||&&', str(value))
+            if allowed and value not in allowed and not expression:
+                found.append((path, key))
     return found
 
 
@@ -219,7 +235,7 @@ def test_everything_upstream_flags_is_flagged(
         result, reported = validated[tag]
         by_file: dict[str, set[str]] = {}
         for finding in result.findings:
-            by_file.setdefault(finding.path, set()).add(finding.shape)
+            by_file.setdefault(finding.path, set()).add(finding.code)
         for path, what in upstream_findings(root):
             rule = RULE_FOR.get(what)
             if rule in by_file.get(path, set()) or (rule is None and path in reported):

@@ -1,9 +1,9 @@
 """The representations of a URN's description, and which one a request gets.
 
 HTML for people; Turtle, JSON-LD, N-Triples and RDF/XML for machines. Formats and the
-``Accept`` matching are :mod:`server.formats` (shared with the SPARQL endpoint): ``?format=``
-when given, else ``Accept`` with q-values, wildcards and specificity; no ``Accept`` header at
-all means ``*/*``, which gives the first offer, HTML.
+``Accept`` matching are :mod:`server.services.formats` (shared with the SPARQL endpoint):
+``?format=`` when given, else ``Accept`` with q-values, wildcards and specificity; no
+``Accept`` header at all means ``*/*``, which gives the first offer, HTML.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pyoxigraph as ox
 from werkzeug.datastructures import MIMEAccept
 
 from kg.serialization import rdflib_triples, write_jsonld
-from server.formats import HTML, JSONLD, NTRIPLES, RDFXML, TURTLE, Format, choose_format
-from server.formats import serialize_triples as serialize_with_oxigraph
+from server.services.formats import HTML, JSONLD, NTRIPLES, RDFXML, TURTLE, Format, choose_format
+from server.services.formats import serialize_triples as serialize_with_oxigraph
 
 #: What a URN answers in, in the server's order of preference.
 FORMATS: tuple[Format, ...] = (HTML, TURTLE, JSONLD, NTRIPLES, RDFXML)

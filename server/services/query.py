@@ -37,7 +37,7 @@ from typing import Any
 import pyoxigraph as ox
 from werkzeug.datastructures import MIMEAccept
 
-from server.formats import (
+from server.services.formats import (
     GRAPH_FORMATS,
     RESULT_FORMATS,
     RESULTS_CSV,

@@ -9,14 +9,15 @@ The *description* of a URN (the triples of its Turtle, JSON-LD, ... representati
 * the labels (``dcterms:title``, ``skos:prefLabel``, ``rdfs:label``) of every other IRI these
   triples mention, so that a client can show them without another request.
 
-The *page* shows the same, grouped for reading: title, summary, every property by its label,
-the sections rendered from Markdown, and the links in, grouped by property and class.
+The *page* shows the same, grouped for reading: title, summary, the document's body as the
+build rendered it (:mod:`server.services.html`) with a table of contents from its sections,
+every property by its label, and the links in, grouped by property and class. Labels and the
+plurals in headings come from the store (:mod:`server.services.index`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeAlias
 from urllib.parse import urlsplit
@@ -24,28 +25,28 @@ from urllib.parse import urlsplit
 import pyoxigraph as ox
 from markupsafe import Markup
 
-from kg.document import link_candidates
+from kg.namespace import AK_IRI as AK
+from kg.namespace import DCTERMS_IRI as DCTERMS
+from kg.namespace import RDFS_IRI as RDFS
+from kg.namespace import SKOS_IRI as SKOS
 from kg.namespace import URN_PREFIX
 from kg.serialization import prefix_map
-from server.index import (
+from server.services.addresses import resource_url
+from server.services.html import page_body
+from server.services.index import (
     DCTERMS_TITLE,
     RDF_TYPE,
     RDFS_LABEL,
     SKOS_PREF_LABEL,
     SiteIndex,
-    local_name,
 )
-from server.markdown import render_markdown
 
-AK = "urn:nl:ak:def:"
-DCTERMS = "http://purl.org/dc/terms/"
-SKOS = "http://www.w3.org/2004/02/skos/core#"
-RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 _SUMMARY = (f"{AK}toelichting", f"{DCTERMS}abstract", f"{SKOS}definition", f"{RDFS}comment")
 _FIRST = (RDF_TYPE, DCTERMS_TITLE, SKOS_PREF_LABEL, f"{DCTERMS}identifier", *_SUMMARY)
-_HIDDEN = frozenset({f"{AK}markdown", f"{AK}inleiding"})  # rendered, not listed
+#: Shown as the rendered body, not listed.
+_HIDDEN = frozenset({f"{AK}markdown", f"{AK}inleiding"})
 _LABELS = (DCTERMS_TITLE, SKOS_PREF_LABEL, RDFS_LABEL)
-_H1 = re.compile(r"^#[ \t]+[^\n]*\n?", re.MULTILINE)
+_SECTION = f"{AK}Sectie"
 
 #: How a page names a group of links in: (property, class of the linking resource) or
 #: (property, "") for any class; ``{kinds}`` is the plural of the linking resources' class.
@@ -63,25 +64,11 @@ _BACKLINK_HEADINGS: dict[tuple[str, str], str] = {
     (f"{SKOS}inScheme", ""): "{kinds} in dit schema",
     (f"{SKOS}hasTopConcept", ""): "{kinds} met dit topbegrip",
 }
+_OWN_PROPERTY = "{kinds} met deze {property}"
 _VIA = "{kinds} via “{property}”"
-_PLURALS: dict[str, str] = {
-    f"{AK}Vereiste": "Vereisten",
-    f"{AK}Maatregel": "Maatregelen",
-    f"{AK}Hulpmiddel": "Hulpmiddelen",
-    f"{AK}Onderwerp": "Onderwerpen",
-    f"{AK}Rol": "Rollen",
-    f"{AK}Levenscyclusfase": "Levenscyclusfasen",
-    f"{AK}Pagina": "Pagina's",
-    f"{AK}Begrip": "Begrippen",
-    f"{AK}Sectie": "Secties",
-    f"{SKOS}Concept": "Begrippen",
-    f"{SKOS}ConceptScheme": "Begrippenschema's",
-}
 
 #: An object of a triple.
 Term: TypeAlias = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
-#: The site URL of a URN (fragment included).
-Href = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -103,10 +90,11 @@ class Property:
 
 
 @dataclass(frozen=True)
-class Section:
+class Heading:
+    """A section of the document, for the table of contents: ``#anchor`` on its page."""
+
     anchor: str
-    heading: str
-    html: Markup
+    text: str
 
 
 @dataclass(frozen=True)
@@ -130,9 +118,11 @@ class Page:
     title: str
     classes: tuple[Value, ...]
     summary: tuple[Value, ...]
-    introduction: Markup | None
+    #: The document's text, rendered by the build; None when it has none.
+    body: Markup | None
+    #: Its sections in order (their headings are in ``body``, with these anchors).
+    contents: tuple[Heading, ...]
     properties: tuple[Property, ...]
-    sections: tuple[Section, ...]
     parts: tuple[Part, ...]
     backlinks: tuple[Backlinks, ...]
     sources: tuple[str, ...]
@@ -183,45 +173,47 @@ def describe_triples(store: ox.Store, urn: str) -> list[ox.Triple]:
     return sorted(triples, key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
 
 
-def describe_page(store: ox.Store, index: SiteIndex, urn: str, href: Href) -> Page:
+def describe_page(store: ox.Store, index: SiteIndex, pages: Mapping[str, str], urn: str) -> Page:
     own = subject_triples(store, urn)
     values = _by_predicate(own)
-    sources = tuple(_texts(values, f"{AK}bronbestand"))
-    resolve = _resolver(index, sources[0] if sources else "", href)
-    sections: list[tuple[int, Section]] = []
+    contents, parts = _inner(store, index, urn, own)
+    return Page(
+        urn=urn,
+        title=index.label(urn),
+        classes=tuple(_value(index, t) for t in values.get(RDF_TYPE, ())),
+        summary=_summary(values),
+        body=page_body(pages, urn),
+        contents=contents,
+        properties=_properties(index, values),
+        parts=parts,
+        backlinks=_backlinks(index, object_triples(store, urn)),
+        sources=tuple(_texts(values, f"{AK}bronbestand")),
+        described=bool(own),
+    )
+
+
+def _inner(
+    store: ox.Store, index: SiteIndex, urn: str, own: list[ox.Triple]
+) -> tuple[tuple[Heading, ...], tuple[Part, ...]]:
+    """The document's sections (by position) and its other inner nodes (in order)."""
+    sections: list[tuple[int, Heading]] = []
     parts: list[Part] = []
     for node in inner_nodes(urn, own):
         node_values = _by_predicate(subject_triples(store, node))
         anchor = node.split("#", 1)[1]
-        if f"{AK}Sectie" in index.types.get(node, ()):
-            position = next(
-                (
-                    int(v.value)
-                    for v in node_values.get(f"{AK}positie", ())
-                    if isinstance(v, ox.Literal) and v.value.isdigit()
-                ),
-                0,
-            )
-            markdown = "\n\n".join(_texts(node_values, f"{AK}markdown"))
-            sections.append(
-                (position, Section(anchor, index.label(node), render_markdown(markdown, resolve)))
-            )
+        if _SECTION in index.types.get(node, ()):
+            sections.append((_position(node_values), Heading(anchor, index.label(node))))
         else:
-            parts.append(Part(anchor, index.label(node), _properties(index, node_values, href)))
-    introduction = _without_title("\n\n".join(_texts(values, f"{AK}inleiding")))
-    return Page(
-        urn=urn,
-        title=index.label(urn),
-        classes=tuple(_value(index, t, href) for t in values.get(RDF_TYPE, ())),
-        summary=_summary(values),
-        introduction=render_markdown(introduction, resolve) if introduction.strip() else None,
-        properties=_properties(index, values, href),
-        sections=tuple(section for _, section in sorted(sections, key=lambda s: s[0])),
-        parts=tuple(parts),
-        backlinks=_backlinks(index, object_triples(store, urn), href),
-        sources=sources,
-        described=bool(own),
-    )
+            parts.append(Part(anchor, index.label(node), _properties(index, node_values)))
+    ordered = tuple(heading for _, heading in sorted(sections, key=lambda s: s[0]))
+    return ordered, tuple(parts)
+
+
+def _position(values: dict[str, list[Term]]) -> int:
+    for value in values.get(f"{AK}positie", ()):
+        if isinstance(value, ox.Literal) and value.value.isdigit():
+            return int(value.value)
+    return 0
 
 
 def _summary(values: dict[str, list[Term]]) -> tuple[Value, ...]:
@@ -236,9 +228,7 @@ def _summary(values: dict[str, list[Term]]) -> tuple[Value, ...]:
     return tuple(dutch or texts)
 
 
-def _properties(
-    index: SiteIndex, values: dict[str, list[Term]], href: Href
-) -> tuple[Property, ...]:
+def _properties(index: SiteIndex, values: dict[str, list[Term]]) -> tuple[Property, ...]:
     def order(predicate: str) -> tuple[int, str]:
         rank = _FIRST.index(predicate) if predicate in _FIRST else len(_FIRST)
         return rank, index.label(predicate).casefold()
@@ -248,14 +238,14 @@ def _properties(
             predicate,
             index.label(predicate),
             index.english(predicate),
-            tuple(sorted((_value(index, term, href) for term in terms), key=_value_order)),
+            tuple(sorted((_value(index, term) for term in terms), key=_value_order)),
         )
         for predicate, terms in sorted(values.items(), key=lambda item: order(item[0]))
         if predicate not in _HIDDEN
     )
 
 
-def _backlinks(index: SiteIndex, triples: list[ox.Triple], href: Href) -> tuple[Backlinks, ...]:
+def _backlinks(index: SiteIndex, triples: list[ox.Triple]) -> tuple[Backlinks, ...]:
     groups: dict[tuple[str, str], list[ox.NamedNode]] = {}
     for triple in triples:
         if isinstance(triple.subject, ox.NamedNode):
@@ -263,16 +253,20 @@ def _backlinks(index: SiteIndex, triples: list[ox.Triple], href: Href) -> tuple[
             groups.setdefault((triple.predicate.value, cls), []).append(triple.subject)
     found: list[Backlinks] = []
     for (predicate, cls), subjects in groups.items():
-        kinds = _PLURALS.get(cls) or (index.label(cls) if cls else "Bronnen")
-        heading = (
-            _BACKLINK_HEADINGS.get((predicate, cls))
-            or _BACKLINK_HEADINGS.get((predicate, ""))
-            or ("{kinds} met deze {property}" if predicate.startswith(AK) else _VIA)
-        ).format(kinds=kinds, property=index.label(predicate))
-        values = sorted({_value(index, s, href) for s in subjects}, key=_value_order)
+        values = sorted({_value(index, s) for s in subjects}, key=_value_order)
         prop = Property(predicate, index.label(predicate), index.english(predicate), tuple(values))
-        found.append(Backlinks(heading, prop))
+        found.append(Backlinks(_backlink_heading(index, predicate, cls), prop))
     return tuple(sorted(found, key=lambda b: b.heading.casefold()))
+
+
+def _backlink_heading(index: SiteIndex, predicate: str, cls: str) -> str:
+    kinds = index.plural(cls) if cls else "Bronnen"
+    pattern = (
+        _BACKLINK_HEADINGS.get((predicate, cls))
+        or _BACKLINK_HEADINGS.get((predicate, ""))
+        or (_OWN_PROPERTY if predicate.startswith(AK) else _VIA)
+    )
+    return pattern.format(kinds=kinds, property=index.label(predicate))
 
 
 def _main_class(index: SiteIndex, iri: str) -> str:
@@ -280,22 +274,17 @@ def _main_class(index: SiteIndex, iri: str) -> str:
     return next((c for c in classes if c.startswith(AK)), classes[0] if classes else "")
 
 
-def _value(index: SiteIndex, term: object, href: Href) -> Value:
+def _value(index: SiteIndex, term: object) -> Value:
     if isinstance(term, ox.Literal):
         return Value(term.value, lang=term.language)
     if isinstance(term, ox.NamedNode):
         iri = term.value
         if iri.startswith(URN_PREFIX):
-            return Value(index.label(iri), href(iri), iri=iri)
+            return Value(index.label(iri), resource_url(iri), iri=iri)
         scheme = urlsplit(iri).scheme.lower()
         label = index.label(iri) if iri in index.labels else _compact(iri)
         return Value(label, iri if scheme in ("http", "https") else None, iri=iri)
     return Value(str(term))
-
-
-def _without_title(markdown: str) -> str:
-    """The introduction without its ``# Title`` line: the page shows the title already."""
-    return _H1.sub("", markdown, count=1)
 
 
 def _compact(iri: str) -> str:
@@ -326,20 +315,4 @@ def _unique(triples: Iterable[ox.Triple]) -> list[ox.Triple]:
     return list(dict.fromkeys(triples))
 
 
-def _resolver(index: SiteIndex, source: str, href: Href) -> Callable[[str], str | None]:
-    """Relative links of a Markdown file at ``source`` -> pages of the URNs they name."""
-
-    def resolve(link: str) -> str | None:
-        if not source:
-            return None
-        parts = urlsplit(link)
-        for candidate in link_candidates(source, link):
-            urn = index.by_path.get(candidate)
-            if urn is not None:
-                return href(f"{urn}#{parts.fragment}" if parts.fragment else urn)
-        return None
-
-    return resolve
-
-
-__all__ = ["Page", "describe_page", "describe_triples", "local_name"]
+__all__ = ["Page", "describe_page", "describe_triples"]

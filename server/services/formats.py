@@ -3,7 +3,8 @@
 A :class:`Format` is one answer format: a short key for ``?format=``, its media type, and the
 other names and media types clients use for it. :func:`best_format` picks the format a client
 prefers from a list of offers (the server's order breaks ties) and returns ``None`` when none is
-acceptable, which the caller answers with ``406`` and :func:`list_formats`.
+acceptable, which the caller answers with ``406``
+(:func:`server.services.responses.not_acceptable`).
 
 Matching follows RFC 9110 §12.5.1: the most specific media range that matches a media type
 gives its quality (``text/turtle`` over ``text/*`` over ``*/*``), ``q=0`` means "not this",
@@ -153,11 +154,6 @@ def choose_format(
     if format_param:
         return find_format(format_param, offers)
     return best_format(accept, offers)
-
-
-def list_formats(offers: Iterable[Format]) -> str:
-    """The offers, one a line (``media type  ?format=key  title``), for 406 answers."""
-    return "".join(f"{offer.media_type}\t?format={offer.key}\t{offer.title}\n" for offer in offers)
 
 
 _RDF_FORMATS: dict[Format, ox.RdfFormat] = {
