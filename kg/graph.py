@@ -11,6 +11,8 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
 from rdflib.term import Node
 
+from kg.applicability import ExpressionError, exception_triples
+from kg.applicability import parse as parse_expression
 from kg.corpus import Corpus
 from kg.diagnostic import Diagnostic, Severity
 from kg.document import Document, Link
@@ -161,26 +163,52 @@ class _Builder:
     # -- front matter -------------------------------------------------------------------
 
     def add_entry(self, document: Document, entry: Entry, rule: KeyRule) -> None:
-        s = document.urn
-        if rule.shape is Shape.TEXT:
-            for item in _items(entry.value):
-                if isinstance(item.value, str) and item.value.strip():
-                    self.add(
-                        s,
-                        rule.predicate,
-                        Literal(item.value.strip(), lang="nl"),
-                        Location(document.path, item.line),
-                    )
-        elif rule.shape is Shape.LITERAL:
-            for item in _items(entry.value):
-                self.add_literal(document, rule, item)
-        elif rule.shape is Shape.AUDIT:
-            self.add_audit(document, entry)
-        elif rule.shape is Shape.APPLICABILITY:
-            self.add_applicability(document, entry, rule)
-        else:
-            for item in _items(entry.value):
-                self.add_tag(document, entry, rule, item)
+        handlers = {
+            Shape.TEXT: self.add_texts,
+            Shape.LITERAL: self.add_literals,
+            Shape.AUDIT: self.add_audit,
+            Shape.APPLICABILITY: self.add_applicability,
+            Shape.EXCEPTION: self.add_exceptions,
+        }
+        handlers.get(rule.shape, self.add_tags)(document, entry, rule)
+
+    def add_texts(self, document: Document, entry: Entry, rule: KeyRule) -> None:
+        for item in _items(entry.value):
+            if isinstance(item.value, str) and item.value.strip():
+                self.add(
+                    document.urn,
+                    rule.predicate,
+                    Literal(item.value.strip(), lang="nl"),
+                    Location(document.path, item.line),
+                )
+
+    def add_literals(self, document: Document, entry: Entry, rule: KeyRule) -> None:
+        for item in _items(entry.value):
+            self.add_literal(document, rule, item)
+
+    def add_tags(self, document: Document, entry: Entry, rule: KeyRule) -> None:
+        for item in _items(entry.value):
+            self.add_tag(document, entry, rule, item)
+
+    def add_exceptions(self, document: Document, entry: Entry, rule: KeyRule) -> None:
+        """Each ``uitzondering`` as written, and parsed (:mod:`kg.applicability`)."""
+        for number, item in enumerate(_items(entry.value), start=1):
+            self.add_literal(document, rule, item)
+            if not isinstance(item.value, str) or not item.value.strip():
+                continue
+            try:
+                expression = parse_expression(item.value)
+            except ExpressionError as error:
+                message = f"{entry.key}: malformed expression: {error}"
+                self.diagnostics.append(
+                    Diagnostic(document.path, item.line, Severity.ERROR, message, "uitzondering")
+                )
+                continue
+            location = Location(document.path, item.line)
+            triples = exception_triples(document.urn, number, item.value.strip(), expression)
+            self.sourcemap.add_resource(triples[0][2], location)
+            for s, p, o in triples:
+                self.add(s, p, o, location)
 
     def add_literal(self, document: Document, rule: KeyRule, item: Located) -> None:
         value = item.value
@@ -230,7 +258,7 @@ class _Builder:
             target = term_urn(rule.vocabulary, value)
         self.add(document.urn, rule.predicate, target, location)
 
-    def add_audit(self, document: Document, entry: Entry) -> None:
+    def add_audit(self, document: Document, entry: Entry, rule: KeyRule) -> None:
         mapping = entry.value.value
         if mapping is None:
             return

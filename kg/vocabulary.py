@@ -7,7 +7,8 @@ Keys fall in a few shapes:
 * references: each list item names another document by file name, resolved to its URN;
 * audit codes (``sources``, older ``bronnen``): ``{ADR: SV.8, ARK: [2.20]}`` -> SKOS concepts;
 * applicability tables of early vereisten (``rekenregels: [{impactvol: Ja}]``);
-* plain literals (``id``, ``uitzondering``, ``version``, ``version_date``, ``index`` ...).
+* AI-Act exceptions (``uitzondering``): kept as written, and parsed (:mod:`kg.applicability`);
+* plain literals (``id``, ``version``, ``version_date``, ``index`` ...).
 
 ``SKIPPED_KEYS`` are pure site-layout keys that carry no meaning for the graph.
 """
@@ -33,6 +34,7 @@ class Shape(Enum):
     REFERENCE = "reference"
     AUDIT = "audit"
     APPLICABILITY = "applicability"
+    EXCEPTION = "exception"
     LITERAL = "literal"
 
 
@@ -89,7 +91,7 @@ RULES: dict[str, KeyRule] = {
         KeyRule(
             "generatieve-ai", Shape.APPLICABILITY, AK.toepasbaarheid, vocabulary="generatieve-ai"
         ),
-        KeyRule("uitzondering", Shape.LITERAL, AK.uitzondering),
+        KeyRule("uitzondering", Shape.EXCEPTION, AK.uitzondering),
         KeyRule("version", Shape.LITERAL, OWL.versionInfo),
         KeyRule("version_date", Shape.LITERAL, AK.versiedatum, datatype=XSD.date),
         KeyRule("index", Shape.LITERAL, AK.volgnummer, datatype=XSD.integer),

@@ -140,22 +140,26 @@ def object_triples(store: ox.Store, iri: str) -> list[ox.Triple]:
     return _unique(q.triple for q in store.quads_for_pattern(None, None, node, None))
 
 
-def inner_nodes(urn: str, triples: Iterable[ox.Triple]) -> list[str]:
-    """The ``<urn>#…`` nodes ``triples`` point to, in order of first mention."""
+def inner_nodes(store: ox.Store, urn: str, triples: Iterable[ox.Triple]) -> list[str]:
+    """The ``<urn>#…`` nodes ``triples`` point to, and those they point to in turn (the
+    parts of an exception rule), in order of first mention."""
     prefix = f"{urn}#"
-    found = [
-        t.object.value
-        for t in triples
-        if isinstance(t.object, ox.NamedNode) and t.object.value.startswith(prefix)
-    ]
-    return list(dict.fromkeys(found))
+    found: dict[str, None] = {}
+    pending = list(triples)
+    for triple in pending:  # grows while it is walked: breadth first
+        node = triple.object
+        if isinstance(node, ox.NamedNode) and node.value.startswith(prefix):
+            if node.value not in found:
+                found[node.value] = None
+                pending.extend(subject_triples(store, node.value))
+    return list(found)
 
 
 def describe_triples(store: ox.Store, urn: str) -> list[ox.Triple]:
     """The description of ``urn`` (see the module docstring), sorted."""
     own = subject_triples(store, urn)
     triples = set(own)
-    for node in inner_nodes(urn, own):
+    for node in inner_nodes(store, urn, own):
         triples.update(subject_triples(store, node))
     triples.update(object_triples(store, urn))
     mentioned = {
@@ -198,7 +202,7 @@ def _inner(
     """The document's sections (by position) and its other inner nodes (in order)."""
     sections: list[tuple[int, Heading]] = []
     parts: list[Part] = []
-    for node in inner_nodes(urn, own):
+    for node in inner_nodes(store, urn, own):
         node_values = _by_predicate(subject_triples(store, node))
         anchor = node.split("#", 1)[1]
         if _SECTION in index.types.get(node, ()):
