@@ -148,10 +148,10 @@ def inner_nodes(store: ox.Store, urn: str, triples: Iterable[ox.Triple]) -> list
     pending = list(triples)
     for triple in pending:  # grows while it is walked: breadth first
         node = triple.object
-        if isinstance(node, ox.NamedNode) and node.value.startswith(prefix):
-            if node.value not in found:
-                found[node.value] = None
-                pending.extend(subject_triples(store, node.value))
+        is_inner = isinstance(node, ox.NamedNode) and node.value.startswith(prefix)
+        if is_inner and node.value not in found:
+            found[node.value] = None
+            pending.extend(subject_triples(store, node.value))
     return list(found)
 
 
