@@ -147,11 +147,10 @@ def inner_nodes(store: ox.Store, urn: str, triples: Iterable[ox.Triple]) -> list
     found: dict[str, None] = {}
     pending = list(triples)
     for triple in pending:  # grows while it is walked: breadth first
-        node = triple.object
-        is_inner = isinstance(node, ox.NamedNode) and node.value.startswith(prefix)
-        if is_inner and node.value not in found:
-            found[node.value] = None
-            pending.extend(subject_triples(store, node.value))
+        node = triple.object.value if isinstance(triple.object, ox.NamedNode) else ""
+        if node.startswith(prefix) and node not in found:
+            found[node] = None
+            pending.extend(subject_triples(store, node))
     return list(found)
 
 
