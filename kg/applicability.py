@@ -53,6 +53,11 @@ AI_ACT_GROUPS: tuple[str, ...] = tuple(
     )
 )
 _WORDS = {"and": "&&", "or": "||", "not": "!"}
+#: Bounds that keep a hostile expression from costing the build: nesting (the parser recurses)
+#: and cases of the normal form (which grow exponentially with ``(a || b) && (c || d) && …``).
+#: Upstream's expressions nest 1 deep and have 2 cases.
+MAX_DEPTH = 32
+MAX_CASES = 256
 _NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
@@ -109,7 +114,24 @@ def parse(text: str) -> Expression:
     if parser.position < len(tokens):
         _, word, column = tokens[parser.position]
         raise ExpressionError(f"unexpected {word!r} after a complete expression", column)
+    if _case_count(expression) > MAX_CASES:
+        raise ExpressionError(f"more than {MAX_CASES} cases in normal form", 0)
     return expression
+
+
+def _case_count(expression: Expression, negated: bool = False) -> int:
+    """How many cases :func:`cases` would generate, before simplifying (computed, not made)."""
+    if isinstance(expression, Label):
+        return 1
+    if isinstance(expression, Not):
+        return _case_count(expression.operand, not negated)
+    counts = [_case_count(operand, negated) for operand in expression.operands]
+    if isinstance(expression, All) != negated:
+        product_count = 1
+        for count in counts:
+            product_count = min(product_count * count, MAX_CASES + 1)
+        return product_count
+    return min(sum(counts), MAX_CASES + 1)
 
 
 def show(expression: Expression) -> str:
@@ -233,6 +255,7 @@ class _Parser:
         self.tokens = tokens
         self.position = 0
         self.end = end
+        self.depth = 0
 
     def expression(self) -> Expression:
         operands = [self.conjunction()]
@@ -247,14 +270,23 @@ class _Parser:
         return operands[0] if len(operands) == 1 else All(tuple(operands))
 
     def negation(self) -> Expression:
-        if self._take("!"):
-            return Not(self.negation())
         column = self._column()
-        if self._take("("):
-            inner = self.expression()
-            if not self._take(")"):
-                raise ExpressionError("'(' is not closed", column)
-            return inner
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExpressionError(f"nested more than {MAX_DEPTH} deep", column)
+        try:
+            if self._take("!"):
+                return Not(self.negation())
+            if self._take("("):
+                inner = self.expression()
+                if not self._take(")"):
+                    raise ExpressionError("'(' is not closed", column)
+                return inner
+            return self.label(column)
+        finally:
+            self.depth -= 1
+
+    def label(self, column: int) -> Label:
         token = self.tokens[self.position] if self.position < len(self.tokens) else None
         if token is None or token[0] != "label":
             found = "the end" if token is None else repr(token[1])

@@ -1,19 +1,34 @@
-"""Loading a content folder (upstream layout: ``docs/`` and ``includes/``) into documents."""
+"""Loading a content folder (upstream layout: ``docs/`` and ``includes/``) into documents.
+
+Every file is read through :mod:`kg.files` (regular files inside the folder only, bounded in
+size), its front matter through :mod:`kg.metadata` (bounded in values and depth), and each
+document (and the glossary) is parsed within :data:`PARSE_SECONDS` through
+:mod:`kg.bounded` (Python-Markdown takes quadratic time or worse on some pages), so that no
+file, however hostile, stops or stalls the others: each problem is an error at that file.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 from rdflib import URIRef
 
+from kg.bounded import Failed, map_bounded
 from kg.diagnostic import Diagnostic, Severity
 from kg.document import Document, Engines, parse_document
+from kg.files import list_markdown, read_file
 from kg.glossary import GLOSSARY_PATH, Term, parse_glossary
 from kg.identifier import slugify
-from kg.kind import classify
+from kg.kind import Placement, classify
 from kg.render import heading_engine, markdown_engine
+
+#: Seconds one document, or the glossary, may take to parse: upstream's slowest page takes
+#: 0.03 s, so only a hostile one comes near; it is stopped and reported (``parse``).
+PARSE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -33,54 +48,101 @@ class ContentFolderError(Exception):
     """The folder given is not a content folder at all (exit code 2, not a content error)."""
 
 
-def load_corpus(root: Path) -> Corpus:
+@dataclass(frozen=True)
+class _Source:
+    """A document's file, read and decoded, waiting to be parsed."""
+
+    path: str
+    text: str
+    placement: Placement
+
+
+def load_corpus(root: Path, parse_seconds: float = PARSE_SECONDS) -> Corpus:
     docs = root / "docs"
-    if not docs.is_dir():
+    if not docs.is_symlink() and not docs.is_dir():
         raise ContentFolderError(f"{root}: not a content folder (it has no docs/ folder)")
-    documents: list[Document] = []
-    diagnostics: list[Diagnostic] = []
-    rejected: list[str] = []
-    terms = _load_glossary(root, diagnostics)
-    # The glossary applies to every page as abbreviations, as upstream's site appends it.
-    engines = Engines(markdown_engine({t.term: t.definition for t in terms}), heading_engine())
-    for file in sorted(docs.rglob("*.md")):
-        relative = file.relative_to(root).as_posix()
-        text = _read_text(file, relative, diagnostics)
+    listing = list_markdown(root, "docs")
+    diagnostics: list[Diagnostic] = list(listing.problems)
+    rejected: list[str] = list(listing.refused)
+    terms = _load_glossary(root, diagnostics, rejected, parse_seconds)
+    sources: list[_Source] = []
+    for relative in listing.files:
+        text = _read_text(root, relative, diagnostics)
         if text is None:
             rejected.append(relative)
-            continue
-        placement = classify(PurePosixPath(file.relative_to(docs).as_posix()))
-        document, found = parse_document(relative, text, placement, engines)
-        diagnostics.extend(found)
-        if document is None:
-            rejected.append(relative)
         else:
-            documents.append(document)
-    documents = _settle_duplicate_urns(documents, diagnostics)
+            placement = classify(PurePosixPath(relative).relative_to("docs"))
+            sources.append(_Source(relative, text, placement))
+    documents = _parse_documents(sources, terms, parse_seconds, diagnostics, rejected)
     return Corpus(
         root=root,
-        documents=tuple(documents),
+        documents=tuple(_settle_duplicate_urns(documents, diagnostics)),
         terms=tuple(terms),
         diagnostics=tuple(diagnostics),
-        rejected=tuple(rejected),
+        rejected=tuple(sorted(rejected)),
         commit=_git_commit(root),
     )
 
 
-def _load_glossary(root: Path, diagnostics: list[Diagnostic]) -> list[Term]:
-    glossary = root / GLOSSARY_PATH
-    if not glossary.is_file():
+def _parse_documents(
+    sources: list[_Source],
+    terms: list[Term],
+    seconds: float,
+    diagnostics: list[Diagnostic],
+    rejected: list[str],
+) -> list[Document]:
+    # The glossary applies to every page as abbreviations, as upstream's site appends it.
+    engines = Engines(markdown_engine({t.term: t.definition for t in terms}), heading_engine())
+
+    def parse(source: _Source) -> tuple[Document | None, list[Diagnostic]]:
+        return parse_document(source.path, source.text, source.placement, engines)
+
+    documents: list[Document] = []
+    for source, result in zip(sources, map_bounded(parse, sources, seconds), strict=True):
+        if isinstance(result, Failed):
+            diagnostics.append(_parse_failed(source.path, result))
+            rejected.append(source.path)
+            continue
+        document, found = result
+        diagnostics.extend(found)
+        if document is None:
+            rejected.append(source.path)
+        else:  # the placement (kinds are compared by identity) as this process has it
+            documents.append(replace(document, placement=source.placement))
+    return documents
+
+
+def _load_glossary(
+    root: Path, diagnostics: list[Diagnostic], rejected: list[str], seconds: float
+) -> list[Term]:
+    if not os.path.lexists(root / GLOSSARY_PATH):
         return []
-    text = _read_text(glossary, GLOSSARY_PATH, diagnostics)
+    text = _read_text(root, GLOSSARY_PATH, diagnostics)
     if text is None:
+        rejected.append(GLOSSARY_PATH)
         return []
-    terms, found = parse_glossary(GLOSSARY_PATH, text)
+    [result] = map_bounded(partial(parse_glossary, GLOSSARY_PATH), [text], seconds)
+    if isinstance(result, Failed):
+        diagnostics.append(_parse_failed(GLOSSARY_PATH, result))
+        rejected.append(GLOSSARY_PATH)
+        return []
+    terms, found = result
     diagnostics.extend(found)
     return terms
 
 
-def _read_text(file: Path, relative: str, diagnostics: list[Diagnostic]) -> str | None:
-    data = file.read_bytes()
+def _parse_failed(path: str, failure: Failed) -> Diagnostic:
+    return Diagnostic(
+        path, 0, Severity.ERROR, f"could not be parsed ({failure.reason}); left out", "parse"
+    )
+
+
+def _read_text(root: Path, relative: str, diagnostics: list[Diagnostic]) -> str | None:
+    """The file as text, or None with the error that says why not (see :mod:`kg.files`)."""
+    data = read_file(root, relative)
+    if isinstance(data, Diagnostic):
+        diagnostics.append(data)
+        return None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

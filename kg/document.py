@@ -10,7 +10,7 @@ heading line and the next.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import unquote
 
 import markdown
@@ -95,6 +95,7 @@ def parse_document(
         matter = split_matter(text)
     except MatterError as error:
         return None, [Diagnostic(path, error.line, Severity.ERROR, str(error), "yaml")]
+    matter = _check_keys(path, matter, diagnostics)
     title = matter.get("title")
     if title is None or not isinstance(title.value.value, str) or not title.value.value.strip():
         line = title.line if title else 1
@@ -125,6 +126,33 @@ def parse_document(
         heading_title=rendered.title,
     )
     return document, diagnostics
+
+
+def _check_keys(path: str, matter: Matter, diagnostics: list[Diagnostic]) -> Matter:
+    """A key written twice is a warning. A key becomes the name of a property in the graph
+    (an unknown ``foo-bar`` is ``ak:fooBar``), so a key that is not a name (letters, digits,
+    ``-``, ``_``, ``.`` and spaces), such as YAML's merge key ``<<`` or ``a<b>``, cannot be
+    one: it is left out, with a warning, instead of breaking the publication."""
+    for duplicate in matter.duplicates:
+        message = (
+            f"front-matter key {duplicate.key!r} written again (first on line {duplicate.first})"
+        )
+        diagnostics.append(
+            Diagnostic(path, duplicate.line, Severity.WARNING, message, "duplicate-key")
+        )
+    names = [entry for entry in matter.entries if _is_name(entry.key)]
+    for entry in matter.entries:
+        if not _is_name(entry.key):
+            message = (
+                f"front-matter key {entry.key!r} is not a name (letters, digits, '-', '_', '.' "
+                "and spaces); left out"
+            )
+            diagnostics.append(Diagnostic(path, entry.line, Severity.WARNING, message, "key-name"))
+    return matter if len(names) == len(matter.entries) else replace(matter, entries=tuple(names))
+
+
+def _is_name(key: str) -> bool:
+    return bool(key.strip()) and all(char.isalnum() or char in "-_. " for char in key)
 
 
 def _urn(path: str, matter: Matter, placement: Placement, diagnostics: list[Diagnostic]) -> URIRef:

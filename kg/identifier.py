@@ -29,6 +29,7 @@ from kg.kind import MAATREGEL, PAGINA, VEREISTE, Kind
 _VEREISTE_PREFIX = re.compile(r"^([a-z]{3}-[0-9]{2})(?:-|$)")
 _MAATREGEL_PREFIX = re.compile(r"^[0-9]+-([a-z]{3}-[0-9]{2})(?:-|$)")
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
+_HEX_PAIR = re.compile(r"[0-9A-Fa-f]{2}")
 #: What an upstream ``id`` must look like for a kind to be taken as the document's URN.
 URN_PATTERNS: dict[str, re.Pattern[str]] = {
     VEREISTE.name: re.compile(r"^urn:nl:ak:ver:[a-z]{3}-[0-9]{2}$"),
@@ -63,5 +64,11 @@ def term_urn(vocabulary: str, value: str) -> URIRef:
 
 
 def safe_iri(url: str) -> URIRef:
-    """An external link as an IRI: characters IRIs may not hold are percent-encoded."""
-    return URIRef(quote(url.strip(), safe="/:?#[]@!$&'()*+,;=%-._~"))
+    """An external link as an IRI: characters IRIs may not hold are percent-encoded, and so is
+    a ``%`` that does not start an escape (``%zz``), which no IRI parser would take."""
+    text = url.strip()
+    parts = text.split("%")
+    fixed = parts[0] + "".join(
+        f"%{part}" if _HEX_PAIR.match(part) else f"%25{part}" for part in parts[1:]
+    )
+    return URIRef(quote(fixed, safe="/:?#@!$&'()*+,;=%-._~"))

@@ -146,7 +146,7 @@ def test_expressions_of_every_release(
     ("text", "where"),
     [
         ('("soort-toepassing-ai-systeem" &&', ""),  # "" : the end
-        ('"soort-toepassing-ai-systeem" && && "open-source-open-source"', "&& \""),
+        ('"soort-toepassing-ai-systeem" && && "open-source-open-source"', '&& "'),
         ('"onbekend-label"', '"onbekend'),
         ('"open-source-open-source" "risicogroep-verboden-ai"', '"risico'),
         ('("risicogroep-verboden-ai"', "("),
@@ -158,6 +158,20 @@ def test_malformed_expressions_say_where(text: str, where: str) -> None:
     with pytest.raises(ExpressionError) as raised:
         parse(text)
     assert raised.value.column == (text.index(where) if where else len(text)), str(raised.value)
+
+
+def test_hostile_expressions_are_refused_quickly() -> None:
+    """Nesting (the parser recurses) and the normal form (exponential in the worst case) are
+    bounded: 3,000 parentheses and 30 two-way choices are errors, not a stuck build."""
+    label = '"open-source-open-source"'
+    with pytest.raises(ExpressionError, match="nested more than"):
+        parse("(" * 3000 + label + ")" * 3000)
+    with pytest.raises(ExpressionError, match="nested more than"):
+        parse("!" * 3000 + label)
+    choice = '("risicogroep-verboden-ai" || "rol-ai-act-importeur")'
+    with pytest.raises(ExpressionError, match="cases"):
+        parse(" && ".join([choice] * 30))
+    assert len(cases(parse(" && ".join([choice] * 8)))) == 2  # the same two labels each time
 
 
 def test_a_malformed_expression_is_an_error_at_its_line(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from rdflib import RDF, Graph, URIRef
+from rdflib.namespace import DCTERMS
 
 from kg.namespace import AK
 from tests.conftest import build_publication
@@ -76,6 +77,16 @@ CASES = {
         "---\ntitle: Tweede met dezelfde URN\nid: urn:nl:ak:mtr:tst-01\n---\n",
         f"{MAATREGELEN}/0-tst-01-nog-een.md:3: error: duplicate URN urn:nl:ak:mtr:tst-01",
     ),
+    "control character in yaml": (
+        f"{MAATREGELEN}/0-tst-07-nul.md",
+        "---\ntitle: Nul\nid: urn:nl:ak:mtr:tst-07\nhide: [a\x00b]\n---\n",
+        f"{MAATREGELEN}/0-tst-07-nul.md:4: error: malformed YAML front matter: character #x0000",
+    ),
+    "merge key": (
+        f"{MAATREGELEN}/0-tst-08-samengevoegd.md",
+        "---\ntitle: Samengevoegd\n<<: {hide: [toc]}\n---\n",
+        f"{MAATREGELEN}/0-tst-08-samengevoegd.md:3: warning: front-matter key '<<' is not a name",
+    ),
     "unknown reference": (
         f"{MAATREGELEN}/0-tst-06-verwijzing.md",
         "---\ntitle: Verwijst naar niets\nvereiste:\n- tst-01-goed\n- xyz-99-bestaat-niet\n---\n",
@@ -99,7 +110,13 @@ def test_bad_document_is_reported_and_others_published(
     assert (URIRef("urn:nl:ak:mtr:tst-01"), RDF.type, AK.Maatregel) in graph
     is_error = ": error: " in expected
     assert status == (1 if is_error else 0)
-    left_out = case in {"malformed yaml", "missing title", "empty file", "not utf-8"}
+    left_out = case in {
+        "malformed yaml",
+        "missing title",
+        "empty file",
+        "not utf-8",
+        "control character in yaml",
+    }
     assert (relative in stdout) == left_out, stdout
     diagnostics = json.loads((out / "diagnostics.json").read_text())
     assert any(d["path"] == relative for d in diagnostics)
@@ -136,3 +153,17 @@ def test_a_folder_without_docs_is_a_command_error(tmp_path: Path) -> None:
 
     assert main(["build", "--content", str(tmp_path), "--out", str(tmp_path / "d")]) == 2
     assert not (tmp_path / "d").exists()
+
+
+def test_links_no_iri_parser_takes_are_published_encoded(content: Path, tmp_path: Path) -> None:
+    """A stray ``%`` or a ``[`` in a link must not stop the build: they are percent-encoded."""
+    write(
+        content,
+        f"{MAATREGELEN}/0-tst-09-links.md",
+        "---\ntitle: Links\n---\n## Bronnen\n[a](http://x.test/%zz) [b](http://x.test/[y]%41)\n",
+    )
+    status, _, stderr = build_publication(content, tmp_path / "dist")
+    assert status == 0, stderr
+    graph = Graph().parse(tmp_path / "dist" / "graph.nt")
+    sources = {str(o) for o in graph.objects(URIRef("urn:nl:ak:mtr:tst-09"), DCTERMS.source)}
+    assert sources == {"http://x.test/%25zz", "http://x.test/%5By%5D%41"}
