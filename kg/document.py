@@ -10,7 +10,7 @@ heading line and the next.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote
 
 import markdown
@@ -27,10 +27,18 @@ from kg.render import Heading, Rendered, heading_text, render
 @dataclass(frozen=True)
 class Engines:
     """The two converters a corpus is parsed with: the full one (glossary included) for
-    documents, a plain one to recognise a single heading line."""
+    documents, a plain one to recognise a single heading line. The headings a line makes are
+    remembered for the corpus: most documents repeat the same few (``## Toelichting``)."""
 
     document: markdown.Markdown
     line: markdown.Markdown
+    headings: dict[str, str | None] = field(default_factory=dict)
+
+    def heading(self, source: str) -> str | None:
+        """The text of the level-2 heading ``source`` makes on its own, else None."""
+        if source not in self.headings:
+            self.headings[source] = heading_text(source, self.line)
+        return self.headings[source]
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,7 @@ def parse_document(
     urn = _urn(path, matter, placement, diagnostics)
     rendered = render(matter.body, engines.document)
     lines = matter.body.splitlines()
-    starts = _locate_headings(lines, rendered.headings, engines.line)
+    starts = _locate_headings(lines, rendered.headings, engines)
     sections, intro_links = _sections(lines, matter.body_line, rendered, starts)
     first = min((line for line in starts if line is not None), default=len(lines))
     intro = "\n".join(lines[:first]).strip()
@@ -184,7 +192,7 @@ def _has_text(markdown_text: str, engine: markdown.Markdown) -> bool:
 
 
 def _locate_headings(
-    lines: list[str], headings: tuple[Heading, ...], engine: markdown.Markdown
+    lines: list[str], headings: tuple[Heading, ...], engines: Engines
 ) -> list[int | None]:
     """For each rendered ``<h2>``, the index of the body line that writes it at the start of a
     line (None: it is nested, in a list item or a block, and starts no section)."""
@@ -196,7 +204,7 @@ def _locate_headings(
                 index
                 for index in range(start, len(lines))
                 if (source := _heading_source(lines, index)) is not None
-                and heading_text(source, engine) == heading.text
+                and engines.heading(source) == heading.text
             ),
             None,
         )

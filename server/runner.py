@@ -38,7 +38,11 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         self.cfg.set("timeout", int(self.settings.query_timeout) + 20)
         self.cfg.set("accesslog", "-")
         # GET /sparql?query=… up to gunicorn's largest request line; longer queries are POSTed.
+        # A longer request line gets gunicorn's own 414; a header field over 8190 bytes, or more
+        # than 100 of them, its 431 (server.http_policy refuses the rest of what is odd).
         self.cfg.set("limit_request_line", 8190)
+        self.cfg.set("limit_request_field_size", 8190)
+        self.cfg.set("limit_request_fields", 100)
         self.cfg.set("preload_app", True)
 
     def load(self) -> Any:

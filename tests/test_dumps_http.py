@@ -132,6 +132,48 @@ def test_head_and_ranges(client: FlaskClient, sample_dist: Path) -> None:
         assert response.get_data() == data[:100]
 
 
+@pytest.mark.parametrize(
+    ("range_", "status"),
+    [
+        ("bytes=100-199", 206),
+        ("bytes=-50", 206),  # the last 50 bytes
+        # several ranges: the whole file (RFC 9110 §14.2 lets a server ignore Range)
+        ("bytes=0-1,5-9", 200),
+        ("bytes=" + ",".join(["0-0"] * 200), 200),
+        # a Range that cannot be read is ignored (RFC 9110 §14.2)
+        ("bytes=abc", 200),
+        ("bytes=9-1", 200),
+        ("items=0-1", 200),
+        ("", 200),
+        # one range past the end cannot be satisfied
+        ("bytes=999999999-", 416),
+    ],
+)
+def test_range_requests(client: FlaskClient, sample_dist: Path, range_: str, status: int) -> None:
+    data = (sample_dist / "graph.nt").read_bytes()
+    with fetch(client, "/dump.nt", Range=range_) as response:
+        assert response.status_code == status
+        body = response.get_data()
+        if status == 200:
+            assert body == data and "Content-Range" not in response.headers
+        elif status == 206:
+            start = 100 if range_ == "bytes=100-199" else len(data) - 50
+            end = start + (100 if range_ == "bytes=100-199" else 50)
+            assert body == data[start:end]
+            assert response.headers["Content-Range"] == f"bytes {start}-{end - 1}/{len(data)}"
+        else:
+            assert response.headers["Content-Range"] == f"bytes */{len(data)}"
+            assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_if_range_that_does_not_match_sends_the_whole_file(
+    client: FlaskClient, sample_dist: Path
+) -> None:
+    data = (sample_dist / "graph.nt").read_bytes()
+    with fetch(client, "/dump.nt", Range="bytes=0-9", **{"If-Range": '"other"'}) as response:
+        assert response.status_code == 200 and response.get_data() == data
+
+
 def test_checksums_context_and_ontology(client: FlaskClient, sample_dist: Path) -> None:
     with fetch(client, "/SHA256SUMS") as response:
         assert response.mimetype == "text/plain"
@@ -261,6 +303,12 @@ def test_void_and_dcat(client: FlaskClient, sample_dist: Path) -> None:
     assert graph.value(dataset, VOID.entities).toPython() == len(set(data.subjects(RDF.type)))  # type: ignore[union-attr]
     as_jsonld = void_graph(client, "application/ld+json")
     assert isomorphic(graph, as_jsonld)
+
+
+def test_void_format_given_twice_the_first_counts(client: FlaskClient) -> None:
+    with fetch(client, "/.well-known/void?format=jsonld&format=ttl") as response:
+        assert response.status_code == 200
+        assert response.mimetype == "application/ld+json"
 
 
 def test_void_negotiation(client: FlaskClient) -> None:

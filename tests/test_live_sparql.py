@@ -264,3 +264,23 @@ def test_no_outbound_connection(live_server: LiveServer) -> None:
         time.sleep(0.2)
         with pytest.raises(BlockingIOError):
             listener.accept()
+
+
+# Protocol details over the wire.
+
+
+def test_relative_iris_resolve_against_the_endpoint_address(live_server: LiveServer) -> None:
+    sparql = wrapper(live_server, "CONSTRUCT { <s> <p> 1 } WHERE {}", TURTLE)
+    graph = Graph().parse(data=sparql.query().response.read(), format="turtle")
+    assert set(graph.subjects()) == {URIRef(f"{live_server.url}/s")}
+    assert set(graph.predicates()) == {URIRef(f"{live_server.url}/p")}
+
+
+def test_a_query_body_with_a_byte_order_mark(live_server: LiveServer) -> None:
+    req = urllib.request.Request(
+        f"{live_server.url}/sparql",
+        data="\ufeffASK { ?s ?p ?o }".encode(),
+        headers={"Content-Type": "application/sparql-query", "Accept": "text/csv"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as response:
+        assert response.status == 200 and response.read() == b"true"

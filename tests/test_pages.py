@@ -77,6 +77,65 @@ def test_pages_load_nothing_from_elsewhere(client: FlaskClient) -> None:
                     assert "http" not in (element.get(name) or ""), (path, element.attrs)
 
 
+#: A page of every template, as a browser gets it: (path, status).
+EVERY_TEMPLATE = [
+    ("/", 200),
+    ("/id/urn:nl:ak:mtr:org-01", 200),  # resource.html with rendered content
+    ("/id/urn:nl:ak:ver:aia-01", 200),
+    ("/sparql", 200),  # the form, the examples
+    ("/sparql?query=SELECT%20*%20%7B%20?s%20?p%20?o%20%7D%20LIMIT%203", 200),  # results table
+    ("/sparql?query=DESCRIBE%20%3Curn:nl:ak:mtr:org-01%3E", 200),  # Turtle
+    ("/id/urn:nl:ak:nergens", 404),  # not_found.html
+    ("/nothing-here", 404),  # error.html
+]
+
+
+@pytest.mark.parametrize(("path", "status"), EVERY_TEMPLATE)
+def test_pages_need_no_inline_style_or_script(client: FlaskClient, path: str, status: int) -> None:
+    """What the Content Security Policy forbids is not on any page: no ``<script>``, no
+    ``<style>``, no ``style=`` and no ``on…=`` attributes; stylesheets are this site's."""
+    response = client.get(path, headers=BROWSER)
+    assert response.status_code == status
+    assert response.mimetype == "text/html"
+    page = parse_html(response.get_data(as_text=True))
+    assert not page.find_all("script") and not page.find_all("style")
+    for element in page.iter():
+        for name in element.attrs:
+            assert name != "style" and not name.startswith("on"), (path, element.tag, name)
+    sheets = [link.get("href") for link in page.find_all("link", rel="stylesheet")]
+    assert sheets == ["/static/site.css"]
+
+
+def test_security_headers_on_every_answer(client: FlaskClient) -> None:
+    page_policy = {
+        "default-src 'none'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    }
+    pages = [client.get(path, headers=BROWSER) for path, _ in EVERY_TEMPLATE]
+    others = [
+        client.get(path)
+        for path in ("/health", "/dump.nt", "/static/site.css", "/nothing-here", "/sparql")
+    ]
+    others.append(client.get("/id/urn:nl:ak:mtr:org-01", headers={"Accept": "text/turtle"}))
+    others.append(client.get("/lookup", query_string={"urn": "mtr:org-01"}))  # a redirect
+    for response in (*pages, *others):
+        response.close()  # file answers are streamed
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        policy = {part.strip() for part in response.headers["Content-Security-Policy"].split(";")}
+        assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+        if response.mimetype == "text/html":
+            assert policy == page_policy
+        else:
+            assert policy == {"default-src 'none'", "frame-ancestors 'none'"}, response.mimetype
+    assert {response.mimetype for response in others} >= {"application/json", "text/css"}
+
+
 # -- lookup ---------------------------------------------------------------------------------
 
 
@@ -98,6 +157,37 @@ def test_lookup_redirects_to_the_page(client: FlaskClient, text: str, location: 
     response = client.get("/lookup", query_string={"urn": text})
     assert response.status_code == 303
     assert response.headers["Location"] == location
+
+
+@pytest.mark.parametrize(
+    ("text", "character"),
+    [
+        ("urn:nl:ak:mtr:org-01#a\nb", "U+000A"),
+        ("urn:nl:ak:mtr:org-01#a\rb", "U+000D"),
+        ("urn:nl:ak:mtr:org\x00-01", "U+0000"),
+        ("urn:nl:ak:mtr:org-01#a\x85b", "U+0085"),
+    ],
+)
+def test_lookup_of_a_control_character_is_400(
+    client: FlaskClient, text: str, character: str
+) -> None:
+    response = client.get("/lookup", query_string={"urn": text})
+    assert response.status_code == 400
+    assert response.text == f"400 Bad Request: the URN holds a control character ({character})\n"
+
+
+def test_lookup_keeps_a_fragment_percent_encoded(client: FlaskClient) -> None:
+    response = client.get("/lookup", query_string={"urn": 'urn:nl:ak:mtr:org-01#a b"<é'})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/id/urn:nl:ak:mtr:org-01#a%20b%22%3C%C3%A9"
+    pasted = client.get("/lookup", query_string={"urn": "urn:nl:ak:mtr:org-01\r\n"})
+    assert pasted.headers["Location"] == "/id/urn:nl:ak:mtr:org-01"
+
+
+def test_lookup_of_two_urns_is_400(client: FlaskClient) -> None:
+    response = client.get("/lookup?urn=mtr:org-01&urn=mtr:org-02")
+    assert response.status_code == 400
+    assert "urn once" in response.text
 
 
 def test_lookup_of_nothing_goes_home(client: FlaskClient) -> None:

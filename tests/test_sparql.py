@@ -6,7 +6,11 @@ import csv
 import io
 import json
 import logging
+import os
+import resource
+import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,19 +22,21 @@ from flask import Flask
 from flask.testing import FlaskClient
 from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import RDF
+from werkzeug.datastructures import MultiDict
 
 from server.services.examples import EXAMPLES
 from server.services.query import (
+    MIN_STACK,
     Answer,
+    QueryDied,
     QueryFailed,
     QueryOutOfMemory,
-    QueryRefused,
     QueryRequest,
     QueryTimeout,
-    inspect_query,
     run_in_child,
     run_query,
 )
+from server.services.sparql_text import MAX_DEPTH, QueryRefused, check_query, outline
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 DATA_GRAPH = "urn:nl:ak:graph:data"
@@ -96,6 +102,103 @@ def test_query_that_is_not_utf8_is_400(client: FlaskClient) -> None:
     )
     assert response.status_code == 400
     assert "UTF-8" in response.text
+
+
+def test_form_with_bytes_that_are_not_utf8_is_400(client: FlaskClient) -> None:
+    form = "application/x-www-form-urlencoded"
+    for body in (
+        b"query=ASK%7B%7D%FF",
+        b"query=ASK{}\xff",
+        b"format=json&query=ASK%7B%7D&x=%C0%AF",
+    ):
+        response = client.post("/sparql", data=body, content_type=form)
+        assert response.status_code == 400, body
+        assert "the form is not UTF-8" in response.text
+    good = client.post("/sparql", data=b"query=ASK%7B%7D&format=json", content_type=form)
+    assert good.json == {"head": {}, "boolean": True}
+
+
+def test_query_string_that_is_not_utf8_is_400(client: FlaskClient) -> None:
+    for path in ("/sparql?query=ASK%7B%7D%FF", "/sparql?query=ASK%7B%7D&format=%ED%A0%80"):
+        response = client.get(path)
+        assert response.status_code == 400, path
+        assert "the query string is not UTF-8" in response.text
+
+
+def test_byte_order_mark_before_a_query_body_is_dropped(client: FlaskClient) -> None:
+    body = "\ufeff" + ASK
+    for data in (body.encode("utf-8"), body):
+        response = client.post(
+            "/sparql",
+            data=data,
+            content_type="application/sparql-query",
+            query_string={"format": "json"},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json == {"head": {}, "boolean": True}
+    twice = client.post("/sparql", data="\ufeff" + body, content_type="application/sparql-query")
+    assert twice.status_code == 400  # one mark is an encoding's signature; two are text
+
+
+def test_query_body_in_another_charset_is_415(client: FlaskClient) -> None:
+    for charset in ("latin-1", "utf-16"):
+        response = client.post(
+            "/sparql", data=ASK, content_type=f"application/sparql-query; charset={charset}"
+        )
+        assert response.status_code == 415
+        assert "UTF-8" in response.text
+    utf8 = client.post("/sparql", data=ASK, content_type="application/sparql-query; charset=UTF-8")
+    assert utf8.status_code == 200
+
+
+def test_relative_iris_are_resolved_against_the_endpoint(client: FlaskClient) -> None:
+    relative = "CONSTRUCT { <s> <p> 1 } WHERE {}"
+    response = client.get("/sparql", query_string={"query": relative, "format": "ntriples"})
+    assert response.status_code == 200, response.text
+    assert response.text.strip() == (
+        "<http://localhost/s> <http://localhost/p> "
+        '"1"^^<http://www.w3.org/2001/XMLSchema#integer> .'
+    )
+    own_base = "BASE <http://example.org/a/> SELECT ?o WHERE { BIND(<o> AS ?o) }"
+    answer = client.get("/sparql", query_string={"query": own_base, "format": "json"})
+    assert answer.json["results"]["bindings"] == [
+        {"o": {"type": "uri", "value": "http://example.org/a/o"}}
+    ]  # type: ignore[index]
+    by_host = client.get(
+        "/sparql",
+        query_string={"query": "SELECT ?o { BIND(<x> AS ?o) }", "format": "csv"},
+        headers={"Host": "kg.example:8080"},
+    )
+    assert by_host.text.splitlines()[1] == "http://kg.example:8080/x"
+
+
+def test_at_most_one_version(client: FlaskClient) -> None:
+    for version in ("1.1", "1.2", "1.2-basic"):
+        one = client.get("/sparql", query_string={"query": ASK, "version": version})
+        assert one.status_code == 200, version
+    two = client.get(
+        "/sparql", query_string=MultiDict([("query", ASK), ("version", "1.2"), ("version", "1.2")])
+    )
+    assert two.status_code == 400 and "at most one version" in two.text
+    in_form = client.post(
+        "/sparql", data=MultiDict([("query", ASK), ("version", "1.1"), ("version", "1.2")])
+    )
+    assert in_form.status_code == 400
+    body = "application/sparql-query; version=1.2"
+    assert client.post("/sparql", data=ASK, content_type=body).status_code == 200
+    both = client.post("/sparql?version=1.2", data=ASK, content_type=body)
+    assert both.status_code == 400 and "at most one version" in both.text
+    unknown = client.get("/sparql", query_string={"query": ASK, "version": "2.0"})
+    assert unknown.status_code == 400 and "'2.0' is not supported" in unknown.text
+
+
+def test_format_given_twice_the_first_counts(client: FlaskClient) -> None:
+    """SPARQLWrapper sends ``format`` twice: its name, then media types (or nothing)."""
+    response = client.get(
+        "/sparql", query_string=MultiDict([("query", ASK), ("format", "xml"), ("format", "json")])
+    )
+    assert response.status_code == 200
+    assert response.mimetype == "application/sparql-results+xml"
 
 
 # Formats: every result format, by ?format= and by Accept.
@@ -317,7 +420,7 @@ def test_service_is_refused(client: FlaskClient, query: str) -> None:
     ],
 )
 def test_service_and_update_words_elsewhere_are_fine(client: FlaskClient, query: str) -> None:
-    inspect_query(query)
+    check_query(query, 64 * 1024)
     assert client.get("/sparql", query_string={"query": query}).status_code == 200
 
 
@@ -379,6 +482,91 @@ def test_evaluation_failure_is_500_and_logged(
     assert response.status_code == 500
     assert "boom" not in response.text
     assert any("boom" in record.getMessage() for record in caplog.records)
+
+
+# Checked before the engine: size, nesting, updates, SERVICE; one lexer.
+
+
+def nested(depth: int, opening: str = "{", closing: str = "}") -> str:
+    return "SELECT * WHERE " + opening * depth + closing * depth
+
+
+DEEP = [
+    nested(2201),  # killed the query process with SIGSEGV
+    "SELECT * WHERE { FILTER(" + "(" * 4683 + "1" + ")" * 4683 + ") }",
+    "SELECT * WHERE { ?s <urn:p> " + "[ <urn:p> " * 3000 + "1" + " ]" * 3000 + " }",
+    "SELECT * WHERE { " + "{ (" * (MAX_DEPTH // 2) + "[ ] " + ") }" * (MAX_DEPTH // 2) + " }",
+]
+
+
+@pytest.mark.parametrize("query", DEEP, ids=["braces", "parentheses", "brackets", "mixed"])
+def test_deep_nesting_is_400_before_the_engine(client: FlaskClient, query: str) -> None:
+    for response in (
+        client.post("/sparql", data=query, content_type="application/sparql-query"),
+        client.post("/sparql", data={"query": query}),
+    ):
+        assert response.status_code == 400
+        assert f"at most {MAX_DEPTH} is accepted" in response.text
+    assert client.get("/sparql", query_string={"query": ASK}).status_code == 200
+
+
+def test_nesting_is_counted_in_code_only() -> None:
+    deep = "{" * (MAX_DEPTH + 1)
+    hidden = (
+        f'SELECT * WHERE {{ ?s ?p "{deep}" . ?s ?p """{deep}\n""" . '
+        f"?s ?p '{deep}' . ?s <urn:x:{'('}> ?o }} # {deep}\n"
+    )
+    assert outline(hidden).depth == 1
+    check_query(hidden, 64 * 1024)
+    assert outline(nested(MAX_DEPTH)).depth == MAX_DEPTH
+    check_query(nested(MAX_DEPTH), 64 * 1024)
+    with pytest.raises(QueryRefused, match=f"nests {{ }} \\( \\) \\[ \\] {MAX_DEPTH + 1} deep"):
+        check_query(nested(MAX_DEPTH + 1), 64 * 1024)
+    # ``<`` is less-than unless an IRI follows: the brackets after it still count
+    assert outline("ASK { FILTER(1 < 2 && (2 > 1)) }").depth == 3
+    # an escaped # or quote in a prefixed name starts no comment or string (SPARQL's PN_LOCAL_ESC)
+    escaped = "PREFIX ex: <urn:x:> SELECT * WHERE { ?s ex:a\\# ?o ; ex:b\\' " + deep
+    assert outline(escaped).depth == MAX_DEPTH + 2
+    # an unterminated string hides nothing
+    assert outline('ASK { "abc ' + deep).depth == MAX_DEPTH + 2
+
+
+def test_query_size_is_checked_on_the_decoded_text() -> None:
+    check_query("ASK {}", 6)
+    with pytest.raises(QueryRefused, match="the query has 7 bytes; at most 6"):
+        check_query("ASK {} ", 6)
+    check_query("ASK{'é'}", 9)
+    with pytest.raises(QueryRefused, match="has 9 bytes"):
+        check_query("ASK{'é'}", 8)
+
+
+def test_long_chains_run_on_a_stack_large_enough(client: FlaskClient) -> None:
+    """Chains the engine also handles recursively, which overflowed an 8 MiB stack."""
+    chains = [
+        "SELECT * WHERE { ?s ?p ?o FILTER(" + "!" * 20_000 + "true) } LIMIT 1",
+        "SELECT * WHERE { ?s ?p ?o FILTER(" + "+".join(["1"] * 7_000) + ") } LIMIT 1",
+        "SELECT * WHERE { ?s ?p ?o FILTER(" + "&&".join(["true"] * 9_500) + ") } LIMIT 1",
+    ]
+    for query in chains:
+        response = client.post(
+            "/sparql",
+            data=query,
+            content_type="application/sparql-query",
+            query_string={"format": "json"},
+        )
+        assert response.status_code == 200, response.text
+        assert len(response.json["results"]["bindings"]) == 1  # type: ignore[index]
+
+
+def test_wide_rows_are_capped_by_values() -> None:
+    store = ox.Store()
+    for i in range(50):
+        store.add(ox.Quad(ox.NamedNode(f"urn:x:{i}"), ox.NamedNode("urn:x:p"), ox.Literal(str(i))))
+    binds = " ".join(f"BIND({i} AS ?v{i})" for i in range(400))
+    wide = f"SELECT * WHERE {{ ?s ?p ?o {binds} }}"
+    answer = run_query(store, QueryRequest(wide, max_rows=10, accept=None), 10)
+    rows = json.loads(answer.body)["results"]["bindings"]
+    assert len(rows) == 2 and answer.truncated  # 10 rows x 100 values / 403 variables
 
 
 # The dataset: default-graph-uri, named-graph-uri, FROM.
@@ -458,6 +646,74 @@ def test_child_failures_come_back() -> None:
     with pytest.raises(QueryTimeout):
         run_in_child(sleep, 0.3)
     assert time.monotonic() - started < 1.3
+
+
+def die_by(number: int) -> Callable[[], Answer]:
+    def work() -> Answer:
+        os.kill(os.getpid(), number)
+        time.sleep(5)
+        raise AssertionError("survived")
+
+    return work
+
+
+@pytest.mark.parametrize(
+    ("number", "expected", "message"),
+    [
+        (signal.SIGXCPU, QueryTimeout, "processor time"),  # the kernel, at RLIMIT_CPU
+        (signal.SIGABRT, QueryOutOfMemory, "memory"),  # the allocator, at RLIMIT_AS
+        (signal.SIGSEGV, QueryDied, f"the query process died \\(signal {signal.SIGSEGV}\\)"),
+        (signal.SIGKILL, QueryDied, f"died \\(signal {signal.SIGKILL}\\)"),  # not a timeout
+        (signal.SIGTERM, QueryDied, f"died \\(signal {signal.SIGTERM}\\)"),
+        (signal.SIGBUS, QueryDied, f"died \\(signal {signal.SIGBUS}\\)"),
+    ],
+)
+def test_every_way_the_child_dies_is_named_for_what_it_is(
+    number: int, expected: type[Exception], message: str
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(expected, match=message):
+        run_in_child(die_by(number), 10)
+    assert time.monotonic() - started < 3  # at once: not at the timeout
+
+
+def test_child_that_exits_without_an_answer_is_a_failure() -> None:
+    def leave() -> Answer:
+        os._exit(3)
+
+    with pytest.raises(QueryFailed, match="without an answer \\(exit status 3\\)"):
+        run_in_child(leave, 5)
+
+
+def test_child_leaves_no_core_and_has_a_large_stack() -> None:
+    def report() -> Answer:
+        stack = threading.stack_size()
+        raise RuntimeError(f"core {resource.getrlimit(resource.RLIMIT_CORE)} stack {stack}")
+
+    with pytest.raises(QueryFailed, match=f"core \\(0, 0\\) stack {MIN_STACK}"):
+        run_in_child(report, 5)
+
+
+def test_a_query_process_that_dies_is_500_and_one_log_line(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def segfault(*args: object) -> Answer:
+        return run_in_child(die_by(signal.SIGSEGV), 5)
+
+    monkeypatch.setattr("server.routes.sparql.run_query", segfault)
+    with caplog.at_level(logging.ERROR):
+        response = client.get("/sparql", query_string={"query": ASK})
+    assert response.status_code == 500
+    assert (
+        response.text
+        == f"500 Internal Server Error: the query process died (signal {signal.SIGSEGV})\n"
+    )
+    assert "timeout" not in response.text
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.getMessage() == (
+        f"SPARQL query: the query process died (signal {signal.SIGSEGV}), SIGSEGV"
+    )
+    assert record.exc_info is None and "Traceback" not in caplog.text
 
 
 def test_child_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kg.corpus import load_corpus
-from kg.graph import build_graph
+from kg.corpus import Corpus, load_corpus
+from kg.graph import Build, build_graph
 from kg.validation import SHACL_LABELS, ValidationResult, load_shapes, validate
 
 pytestmark = [pytest.mark.corpus, pytest.mark.slow]
@@ -37,13 +37,11 @@ def release_order(tag: str) -> tuple[tuple[int, ...], str]:
 
 
 @pytest.fixture(scope="module")
-def validated(releases: dict[str, Path]) -> Validated:
+def validated(built: dict[str, tuple[Corpus, Build]]) -> Validated:
     """Per release: the SHACL result, and the files the loader reported a problem in."""
     shapes = load_shapes()
     out: Validated = {}
-    for tag, root in releases.items():
-        corpus = load_corpus(root)
-        build = build_graph(corpus)
+    for tag, (corpus, build) in built.items():
         reported = {d.path for d in (*corpus.diagnostics, *build.diagnostics)}
         out[tag] = (validate(build.graph, build.sourcemap, shapes), reported)
     return out

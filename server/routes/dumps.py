@@ -7,7 +7,11 @@ Every file is served from the publication folder as it was built, with
 * a strong ``ETag``: the file's SHA-256 from ``manifest.json`` (of the ``.gz`` file when that is
   what is sent), and ``Last-Modified``: the build time;
 * ``304`` for a matching ``If-None-Match`` (or, without one, ``If-Modified-Since``), ``HEAD``,
-  and byte ranges;
+  and one byte range (``206``; ``416`` when it starts past the end). A ``Range`` of several
+  ranges, or one that cannot be read, is ignored and the whole file sent with ``200``, as
+  RFC 9110 §14.2 allows: the files are a few megabytes, no client we know of asks for several
+  ranges of them, and ``multipart/byteranges`` would be code to get wrong for nobody (RFC 9110
+  also warns that many small or overlapping ranges are a way to make a server work hard);
 * ``Repr-Digest: sha-256=:…:`` (RFC 9530) and the older ``Digest: sha-256=…`` (RFC 3230);
 * for the dumps, ``Content-Encoding: gzip`` (the prebuilt ``.gz``) when ``Accept-Encoding``
   allows it, with ``Vary: Accept-Encoding``.
@@ -23,7 +27,9 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Blueprint, Response, request, send_file, url_for
+from flask import Blueprint, Response, current_app, request, url_for
+from werkzeug.utils import send_file
+from werkzeug.wrappers import Response as BaseResponse
 
 from kg.manifest import FILES, PublishedFile
 from server.services.dataset import current_dataset
@@ -38,11 +44,11 @@ SERVED: dict[str, PublishedFile] = {file.served_as: file for file in FILES if fi
 
 
 @blueprint.get(f"/<any({', '.join(SERVED)}):path>")
-def publication_file(path: str) -> Response:
+def publication_file(path: str) -> BaseResponse:
     return send_publication_file(SERVED[path])
 
 
-def send_publication_file(file: PublishedFile) -> Response:
+def send_publication_file(file: PublishedFile) -> BaseResponse:
     """``file`` from the publication folder (its ``.gz`` when the client takes gzip)."""
     folder = current_dataset().path
     path = folder / file.name
@@ -54,11 +60,13 @@ def send_publication_file(file: PublishedFile) -> Response:
     digest = file_sha256(path)
     response = send_file(
         path,
+        _environ_for_send_file(),
         mimetype=file.media_type,
         etag=digest,
         last_modified=built_at(path),
         conditional=True,
         max_age=None,
+        response_class=current_app.response_class,
     )
     if gzipped and response.status_code != 304:
         response.headers["Content-Encoding"] = "gzip"
@@ -69,6 +77,14 @@ def send_publication_file(file: PublishedFile) -> Response:
     response.headers["Digest"] = f"sha-256={encoded}"
     response.headers["Cache-Control"] = "public, no-cache"
     return response
+
+
+def _environ_for_send_file() -> dict[str, object]:
+    """The request's WSGI environment, without ``Range`` unless it is one byte range."""
+    ranges = request.range
+    if ranges is not None and ranges.units == "bytes" and len(ranges.ranges) == 1:
+        return request.environ
+    return {name: value for name, value in request.environ.items() if name != "HTTP_RANGE"}
 
 
 def accepts_gzip() -> bool:

@@ -14,6 +14,7 @@ from server.services.addresses import find_urn, resource_url
 from server.services.dataset import current_dataset
 from server.services.examples import EXAMPLE_URN, EXAMPLES
 from server.services.index import SiteIndex, current_index
+from server.services.parameters import refuse_control, single_value
 from server.services.responses import urn_not_found
 
 blueprint = Blueprint("pages", __name__)
@@ -47,8 +48,12 @@ def home() -> str:
 
 @blueprint.get("/lookup")
 def lookup() -> BaseResponse:
-    """The lookup box: any URN (or a link to one, or a short ``mtr:org-02``) to its page."""
-    text = request.args.get("urn", "").strip()
+    """The lookup box: any URN (or a link to one, or a short ``mtr:org-02``) to its page.
+
+    White space around the text is dropped (a pasted line); a control character inside it
+    (CR, LF, NUL) is a ``400``.
+    """
+    text = refuse_control((single_value(request.args, "urn") or "").strip(), "the URN")
     if not text:
         return redirect(url_for("pages.home"), 303)
     urn = find_urn(current_index(), text)

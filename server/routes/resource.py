@@ -22,7 +22,7 @@ from werkzeug.routing import PathConverter
 from werkzeug.wrappers import Response as BaseResponse
 
 from kg.namespace import URN_PREFIX
-from server.services.addresses import resource_url
+from server.services.addresses import resource_url, with_fragment
 from server.services.dataset import current_dataset
 from server.services.describe import describe_page, describe_triples
 from server.services.index import current_index
@@ -74,7 +74,7 @@ def dereference(raw: str, bare: bool) -> BaseResponse:
 
 def _redirect(urn: str, fragment: str, status: int) -> BaseResponse:
     target = url_for("resource.by_id", urn=urn, format=request.args.get("format"))
-    response = redirect(f"{target}#{fragment}" if fragment else target, status)
+    response = redirect(with_fragment(target, fragment), status)
     response.vary.add("Accept")
     return response
 

@@ -9,9 +9,19 @@
   ``X-Result-Truncated``; a query stopped at ``Settings.query_timeout`` gets ``503``;
 * without a query: the service description (RDF), or the query form for browsers.
 
-Errors are plain text: ``400`` (syntax, update, ``SERVICE``, bad parameters), ``406``, ``503``
-(timeout), ``500`` (logged with the child's traceback) here; ``413``, ``414`` and ``415`` are
-HTTP errors, answered by the application's one error handler (:mod:`server.http_policy`).
+To the letter of the SPARQL 1.1 Protocol, and of 1.2 where it says more: exactly one query
+(``400`` for two); at most one ``version`` (SPARQL 1.2: a parameter, or the ``version``
+parameter of ``application/sparql-query``); a query body is UTF-8 (``400`` when it is not; a
+byte-order mark before it is dropped; another ``charset`` is ``415``); relative IRIs in the
+query are resolved against the endpoint's URL (1.2 §"Determining the Base IRI": the service
+defines the base, which may be the endpoint). Bytes that are not UTF-8 in the URL or a form
+are refused for every route by :mod:`server.http_policy`.
+
+Errors are plain text: ``400`` (syntax, too large or deep, update, ``SERVICE``, bad
+parameters), ``406``, ``503`` (timeout, memory), ``500`` (logged: with the child's traceback
+when the evaluation raised, in one line when the query process died of a signal) here;
+``413``, ``414`` and ``415`` are HTTP errors, answered by the application's one error handler
+(:mod:`server.http_policy`).
 """
 
 from __future__ import annotations
@@ -39,9 +49,9 @@ from server.services.formats import (
 )
 from server.services.query import (
     Answer,
+    QueryDied,
     QueryFailed,
     QueryNotAcceptable,
-    QueryRefused,
     QueryRequest,
     QueryStopped,
     QuerySyntaxError,
@@ -49,12 +59,18 @@ from server.services.query import (
     run_query,
 )
 from server.services.responses import not_acceptable, plain_text
+from server.services.sparql_text import QueryRefused
 
 blueprint = Blueprint("sparql", __name__)
 
 #: What a browser's form answer is built from: SPARQL JSON for results, Turtle for graphs.
 _FOR_HTML = parse_accept_header("application/sparql-results+json, text/turtle", MIMEAccept)
 _READ_ONLY = "this endpoint is read-only; SPARQL Update is not accepted"
+#: ``version`` values this endpoint takes (SPARQL 1.2 Protocol; RDF 1.2 Concepts' labels). The
+#: engine parses SPARQL 1.2, which holds 1.1.
+VERSIONS = ("1.1", "1.2", "1.2-basic")
+_UTF8 = ("utf-8", "utf8")
+_BOM = "\ufeff"
 
 
 @dataclass(frozen=True)
@@ -89,6 +105,8 @@ def endpoint() -> Response:
             accept=_FOR_HTML if for_html else request.accept_mimetypes,
             format_param=None if for_html else protocol.format_param,
             max_rows=settings.max_rows,
+            max_bytes=settings.max_request_bytes,
+            base_iri=url_for("sparql.endpoint", _external=True),
         ),
         settings.query_timeout,
     )
@@ -114,11 +132,12 @@ def read_protocol_request(settings: Settings) -> ProtocolRequest:
     queries = params.getlist("query")
     if len(queries) + (query is not None) > 1:
         raise BadRequest("give one query (one query parameter, or the request body)")
+    _check_version(params)
     return ProtocolRequest(
         query=queries[0] if queries else query,
         default_graphs=tuple(params.getlist("default-graph-uri")),
         named_graphs=tuple(params.getlist("named-graph-uri")),
-        format_param=params.get("format"),
+        format_param=params.get("format"),  # the first: SPARQLWrapper sends two
     )
 
 
@@ -129,7 +148,10 @@ def _parameters() -> tuple[MultiDict[str, str], str | None]:
     if request.mimetype == "application/x-www-form-urlencoded":
         return MultiDict([*request.args.items(multi=True), *request.form.items(multi=True)]), None
     if request.mimetype == "application/sparql-query":
-        return request.args, _body_text()
+        params = MultiDict(request.args.items(multi=True))
+        if "version" in request.mimetype_params:  # SPARQL 1.2: a media-type parameter
+            params.add("version", request.mimetype_params["version"])
+        return params, _body_text()
     if request.mimetype == "application/sparql-update":
         raise QueryRefused(_READ_ONLY)
     raise UnsupportedMediaType(
@@ -138,10 +160,26 @@ def _parameters() -> tuple[MultiDict[str, str], str | None]:
 
 
 def _body_text() -> str:
+    """The query in the body: UTF-8, the only charset the protocol allows, without a BOM."""
+    charset = request.mimetype_params.get("charset", "utf-8")
+    if charset.lower() not in _UTF8:
+        raise UnsupportedMediaType(f"a query is sent as UTF-8, not as charset={charset}")
     try:
-        return request.get_data(cache=False).decode("utf-8")
+        text = request.get_data(cache=False).decode("utf-8")
     except UnicodeDecodeError as error:
         raise BadRequest(f"the query is not UTF-8: {error}") from None
+    return text.removeprefix(_BOM)
+
+
+def _check_version(params: MultiDict[str, str]) -> None:
+    """SPARQL 1.2 Protocol: a request has at most one ``version``, and this endpoint knows it."""
+    versions = params.getlist("version")
+    if len(versions) > 1:
+        raise BadRequest(f"give at most one version (got {len(versions)}: {', '.join(versions)})")
+    if versions and versions[0] not in VERSIONS:
+        raise BadRequest(
+            f"version {versions[0]!r} is not supported; this endpoint takes {', '.join(VERSIONS)}"
+        )
 
 
 def describe_service(format_param: str | None) -> Response:
@@ -211,3 +249,10 @@ def _stopped(error: QueryStopped) -> Response:
 def _failed(error: QueryFailed) -> Response:
     current_app.logger.error("SPARQL query failed: %s", error)
     return plain_text(500, "500 Internal Server Error: the query could not be evaluated")
+
+
+@blueprint.errorhandler(QueryDied)
+def _died(error: QueryDied) -> Response:
+    # One line: there is no traceback to show, only how the process ended.
+    current_app.logger.error("SPARQL query: %s, %s", error, error.name)
+    return plain_text(500, f"500 Internal Server Error: {error}")

@@ -7,7 +7,7 @@ contents, lookups and the links inside rendered content all go through :func:`re
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import url_for
 
@@ -17,13 +17,22 @@ from server.services.index import SiteIndex
 
 #: Schemes a link in content may keep as it is (``urn:`` ones become this site's pages).
 EXTERNAL_SCHEMES = frozenset({"http", "https", "mailto"})
+#: What a fragment may hold as it is (RFC 3986 §3.5; ``%`` keeps what is encoded already).
+_FRAGMENT_SAFE = "!$&'()*+,;=:@/?-._~%"
 
 
 def resource_url(iri: str, fmt: Format | None = None) -> str:
     """The site address of a URN (``#fragment`` kept), optionally of one format."""
     urn, _, fragment = iri.partition("#")
-    url = url_for("resource.by_id", urn=urn, format=fmt.key if fmt else None)
-    return f"{url}#{fragment}" if fragment else url
+    return with_fragment(
+        url_for("resource.by_id", urn=urn, format=fmt.key if fmt else None), fragment
+    )
+
+
+def with_fragment(url: str, fragment: str) -> str:
+    """``url#fragment``, the fragment percent-encoded where it must be (a space, a quote, a
+    control character: a ``Location`` holds none of them); ``url`` when it is empty."""
+    return f"{url}#{quote(fragment, safe=_FRAGMENT_SAFE)}" if fragment else url
 
 
 def content_href(href: str) -> str | None:

@@ -12,10 +12,21 @@ store spawns no threads). Before it evaluates anything the child shuts itself in
   an HTTP client for ``SERVICE``; this makes it fail instead of connecting);
 * ``RLIMIT_CPU`` is the timeout plus a second, so the kernel stops it even if the worker
   is gone;
-* ``RLIMIT_AS`` gives it :data:`MEMORY_HEADROOM` bytes more than the worker has.
+* ``RLIMIT_AS`` gives it :data:`MEMORY_HEADROOM` bytes more than the worker has;
+* ``RLIMIT_CORE`` is 0: a query process that crashes leaves no core file behind;
+* the query is evaluated on a thread whose stack has :data:`STACK_PER_BYTE` bytes per byte
+  of query (at least :data:`MIN_STACK`), so that constructs that are long rather than deep
+  (a chain of ``+`` or ``BIND``, which the engine also handles recursively) cannot overflow it.
 
-Queries that are updates or use ``SERVICE`` are refused before any of this
-(:func:`inspect_query`), with a message saying why.
+Queries that are too large or too deeply nested, updates and ``SERVICE`` are refused before any
+of this (:func:`server.services.sparql_text.check_query`), with a message saying why.
+
+How the query process ends decides the answer, and no ending is reported as another: its
+answer or error (through the pipe); killed here at the timeout, or by the kernel at
+``RLIMIT_CPU`` (``SIGXCPU``): :class:`QueryTimeout`; aborted by the allocator at ``RLIMIT_AS``
+(``SIGABRT``) or out of memory in Python: :class:`QueryOutOfMemory`; any other signal it did
+not get from here (``SIGSEGV``, ``SIGKILL`` from the kernel's OOM killer): :class:`QueryDied`;
+an exit without an answer: :class:`QueryFailed`.
 """
 
 from __future__ import annotations
@@ -24,10 +35,10 @@ import errno
 import math
 import os
 import pickle
-import re
 import resource
 import select
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +48,7 @@ from typing import Any
 import pyoxigraph as ox
 from werkzeug.datastructures import MIMEAccept
 
+from kg.config import Settings
 from server.services.formats import (
     GRAPH_FORMATS,
     RESULT_FORMATS,
@@ -48,9 +60,19 @@ from server.services.formats import (
     choose_format,
     serialize_triples,
 )
+from server.services.sparql_text import QueryRefused, check_query, outline
 
 #: Address space a query's child process may use on top of the worker's.
 MEMORY_HEADROOM = 2 * 1024**3
+#: Stack for the evaluation per byte of query text. Measured on an 8 MiB stack: nested braces
+#: need 1.9 KiB per byte of query (and are refused past ``MAX_DEPTH`` anyway), a chain of ``!``
+#: 0.9 KiB, of ``+`` 0.6 KiB.
+STACK_PER_BYTE = 4096
+#: The smallest stack a query is evaluated on (a main thread's is usually 8 MiB).
+MIN_STACK = 64 * 1024**2
+#: A SELECT answer holds at most ``max_rows`` rows and ``max_rows`` times this many values: a
+#: query with thousands of variables gets fewer rows (truncated), not an answer of gigabytes.
+VALUES_PER_ROW = 100
 
 _RESULTS_FORMATS: dict[Format, ox.QueryResultsFormat] = {
     RESULTS_JSON: ox.QueryResultsFormat.JSON,
@@ -58,28 +80,7 @@ _RESULTS_FORMATS: dict[Format, ox.QueryResultsFormat] = {
     RESULTS_CSV: ox.QueryResultsFormat.CSV,
     RESULTS_TSV: ox.QueryResultsFormat.TSV,
 }
-
-_UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD")
-_QUERY_KEYWORDS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
-#: Comments, strings and IRIs: where a keyword is not a keyword.
-_OPAQUE = re.compile(
-    r'#[^\n\r]*|"""(?:[^"\\]|\\.|"(?!""))*"""|'
-    r"'''(?:[^'\\]|\\.|'(?!''))*'''|"
-    r'"(?:[^"\\\n\r]|\\.)*"|'
-    r"'(?:[^'\\\n\r]|\\.)*'|"
-    r'<[^<>"{}|^`\\\x00-\x20]*>',
-    re.DOTALL,
-)
-_KEYWORD = re.compile(
-    r"(?<![\w?$:\-])(" + "|".join((*_QUERY_KEYWORDS, *_UPDATE_KEYWORDS, "WITH")) + r")(?![\w:\-])",
-    re.IGNORECASE,
-)
-_SERVICE = re.compile(r"(?<![\w?$:\-])SERVICE(?![\w:\-])", re.IGNORECASE)
-_FROM = re.compile(r"(?<![\w?$:\-])FROM(?![\w:\-])", re.IGNORECASE)
-
-
-class QueryRefused(ValueError):
-    """A query the endpoint will not run (an update, ``SERVICE``): 400."""
+_OUT_OF_MEMORY = f"the query was stopped: it needed more than {MEMORY_HEADROOM >> 20} MiB of memory"
 
 
 class QuerySyntaxError(ValueError):
@@ -107,7 +108,25 @@ class QueryOutOfMemory(QueryStopped):
 
 
 class QueryFailed(RuntimeError):
-    """The evaluation broke (the child's traceback, or how it died): 500."""
+    """The evaluation broke (the child's traceback, or how it ended): 500."""
+
+
+class QueryDied(RuntimeError):
+    """The query process was killed by a signal that was no limit of ours: 500."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)  # the arguments, so that it pickles
+        self.number = number
+
+    def __str__(self) -> str:
+        return f"the query process died (signal {self.number})"
+
+    @property
+    def name(self) -> str:
+        try:
+            return signal.Signals(self.number).name
+        except ValueError:
+            return "an unknown signal"
 
 
 @dataclass(frozen=True)
@@ -120,7 +139,13 @@ class QueryRequest:
     #: The client's ``Accept`` header; None: none given.
     accept: MIMEAccept | None = None
     format_param: str | None = None
-    max_rows: int = 10_000
+    max_rows: int = Settings.max_rows
+    #: The query text may have at most this many bytes (UTF-8).
+    max_bytes: int = Settings.max_request_bytes
+    #: What relative IRIs in the query are resolved against: the endpoint's URL (SPARQL 1.2
+    #: Protocol, "Determining the Base IRI"); a ``BASE`` in the query wins. None: a relative
+    #: IRI is a syntax error.
+    base_iri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,22 +156,10 @@ class Answer:
     truncated: bool
 
 
-def inspect_query(text: str) -> None:
-    """Refuse updates and ``SERVICE`` with a reason; leave every other error to the parser."""
-    code = _OPAQUE.sub(" ", text)
-    first = _KEYWORD.search(code)
-    if first is not None and first.group(1).upper() not in _QUERY_KEYWORDS:
-        raise QueryRefused(
-            f"{first.group(1).upper()}: this endpoint is read-only; SPARQL Update is not accepted"
-        )
-    if _SERVICE.search(code):
-        raise QueryRefused("SERVICE: federated queries are not supported (no outbound requests)")
-
-
 def evaluate(store: ox.Store, request: QueryRequest) -> Answer:
     """Run ``request`` here, in this process (the child does this), and serialise the answer."""
     try:
-        result = store.query(request.text, **dataset_arguments(request))
+        result = store.query(request.text, base_iri=request.base_iri, **dataset_arguments(request))
     except SyntaxError as error:
         raise QuerySyntaxError(str(error)) from None
     offers = GRAPH_FORMATS if isinstance(result, ox.QueryTriples) else RESULT_FORMATS
@@ -159,7 +172,8 @@ def evaluate(store: ox.Store, request: QueryRequest) -> Answer:
         triples, truncated = _take(result, request.max_rows)
         return Answer(chosen, serialize_triples(triples, chosen), truncated)
     variables = [variable.value for variable in result.variables]
-    rows, truncated = _take(result, request.max_rows)
+    budget = request.max_rows * VALUES_PER_ROW // max(len(variables), 1)
+    rows, truncated = _take(result, max(1, min(request.max_rows, budget)))
     # The rows kept, written as SPARQL TSV (a solution iterates over its values in the order of
     # ``variables``) and read back, are a result set Oxigraph serialises in the format asked for.
     tsv = "\t".join(f"?{name}" for name in variables) + "\n"
@@ -172,7 +186,7 @@ def dataset_arguments(request: QueryRequest) -> dict[str, Any]:
     """``Store.query`` arguments for the request's dataset (SPARQL 1.1 Protocol §2.1.4): the
     protocol's graphs, else the query's ``FROM`` / ``FROM NAMED``, else the union of all."""
     if not request.default_graphs and not request.named_graphs:
-        if _FROM.search(_OPAQUE.sub(" ", request.text)):
+        if outline(request.text).names_dataset:
             return {}
         return {"use_default_graph_as_union": True}
     try:
@@ -185,19 +199,21 @@ def dataset_arguments(request: QueryRequest) -> dict[str, Any]:
 
 
 def run_query(store: ox.Store, request: QueryRequest, timeout: float) -> Answer:
-    """:func:`inspect_query`, then :func:`evaluate` in a sandboxed child process, stopped after
+    """:func:`check_query`, then :func:`evaluate` in a sandboxed child process, stopped after
     ``timeout`` seconds."""
-    inspect_query(request.text)
-    return run_in_child(lambda: evaluate(store, request), timeout)
+    check_query(request.text, request.max_bytes)
+    stack = max(MIN_STACK, STACK_PER_BYTE * len(request.text.encode("utf-8", "surrogatepass")))
+    return run_in_child(lambda: evaluate(store, request), timeout, stack)
 
 
-def run_in_child(work: Callable[[], Answer], timeout: float) -> Answer:
-    """``work()`` in a forked child; its answer or exception comes back through a pipe."""
+def run_in_child(work: Callable[[], Answer], timeout: float, stack: int = MIN_STACK) -> Answer:
+    """``work()`` in a forked child, on a thread with ``stack`` bytes of stack; its answer or
+    exception comes back through a pipe."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_end)
-        _child(work, write_end, timeout)
+        _child(work, write_end, timeout, stack)
     os.close(write_end)
     data, finished = b"", False
     try:
@@ -207,14 +223,23 @@ def run_in_child(work: Callable[[], Answer], timeout: float) -> Answer:
         if not finished:
             os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
-    if not finished or (os.WIFSIGNALED(status) and os.WTERMSIG(status) in _TIME_SIGNALS):
+    if not finished:  # the SIGKILL was ours
         raise QueryTimeout(f"the query was stopped after {timeout:g} s")
-    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGABRT:
-        raise QueryOutOfMemory(
-            f"the query was stopped: it needed more than {MEMORY_HEADROOM >> 20} MiB of memory"
-        )
+    return _outcome_of(data, status, timeout)
+
+
+def _outcome_of(data: bytes, status: int, timeout: float) -> Answer:
+    """The answer of a child that ended by itself, or what the way it ended means."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        if number == signal.SIGXCPU:  # the kernel, at RLIMIT_CPU
+            raise QueryTimeout(f"the query was stopped after {timeout:g} s of processor time")
+        if number == signal.SIGABRT:  # the allocator, at RLIMIT_AS
+            raise QueryOutOfMemory(_OUT_OF_MEMORY)
+        raise QueryDied(number)
     if not data:
-        raise QueryFailed(f"the query process ended without an answer ({_describe(status)})")
+        code = os.waitstatus_to_exitcode(status)
+        raise QueryFailed(f"the query process ended without an answer (exit status {code})")
     outcome = pickle.loads(data)
     if isinstance(outcome, BaseException):
         raise outcome
@@ -222,18 +247,29 @@ def run_in_child(work: Callable[[], Answer], timeout: float) -> Answer:
     return outcome
 
 
-#: How a child out of time dies: killed here, or by the kernel at ``RLIMIT_CPU``.
-_TIME_SIGNALS = (signal.SIGXCPU, signal.SIGKILL)
-
-
-def _child(work: Callable[[], Answer], out: int, timeout: float) -> None:
+def _child(work: Callable[[], Answer], out: int, timeout: float, stack: int) -> None:
     status = 1
     try:
         out = _shut_in(out, timeout)
-        _write_all(out, pickle.dumps(_outcome(work), protocol=pickle.HIGHEST_PROTOCOL))
+        outcome = _on_own_stack(work, stack)
+        _write_all(out, pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
         status = 0
     finally:
         os._exit(status)
+
+
+def _on_own_stack(work: Callable[[], Answer], stack: int) -> Answer | Exception:
+    """:func:`_outcome` of ``work``, run on a new thread with ``stack`` bytes of stack (at
+    most half the memory headroom)."""
+    outcomes: list[Answer | Exception] = []
+    try:
+        threading.stack_size(min(stack, MEMORY_HEADROOM // 2))
+        thread = threading.Thread(target=lambda: outcomes.append(_outcome(work)))
+        thread.start()
+    except (RuntimeError, MemoryError):  # no room for the stack under RLIMIT_AS
+        return QueryOutOfMemory(_OUT_OF_MEMORY)
+    thread.join()
+    return outcomes[0] if outcomes else QueryFailed("the query thread ended without an answer")
 
 
 def _outcome(work: Callable[[], Answer]) -> Answer | Exception:
@@ -243,12 +279,10 @@ def _outcome(work: Callable[[], Answer]) -> Answer | Exception:
     except (QuerySyntaxError, QueryNotAcceptable) as error:
         return error
     except MemoryError:
-        return QueryOutOfMemory(
-            f"the query was stopped: it needed more than {MEMORY_HEADROOM >> 20} MiB of memory"
-        )
+        return QueryOutOfMemory(_OUT_OF_MEMORY)
     except Exception as error:
         # The pipe is the only descriptor the child may have: a query that tries to open a
-        # connection (SERVICE, had it got past inspect_query) or a file gets EMFILE.
+        # connection (SERVICE, had it got past check_query) or a file gets EMFILE.
         if isinstance(error, OSError) and (
             error.errno == errno.EMFILE or "os error 24" in str(error)
         ):
@@ -257,8 +291,10 @@ def _outcome(work: Callable[[], Answer]) -> Answer | Exception:
 
 
 def _shut_in(out: int, timeout: float) -> int:
-    """Close every descriptor but ``out`` (moved to 0) and limit CPU, memory and files."""
+    """Close every descriptor but ``out`` (moved to 0), limit CPU, memory and files, and
+    leave no core file."""
     os.dup2(out, 0)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     os.closerange(1, hard if hard != resource.RLIM_INFINITY else 1 << 20)
     _limit_memory()
@@ -302,12 +338,6 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def _describe(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
-    return f"exit status {os.waitstatus_to_exitcode(status)}"
 
 
 def _take(items: Iterator[Any], limit: int) -> tuple[list[Any], bool]:
