@@ -3,13 +3,15 @@
 A size limit cannot bound the time Python-Markdown takes: some inputs cost it quadratic time
 or worse (measured: 57 KB of ``## h`` lines 15 s; 64 KB of ``- ## x`` lines 42 s; 64 KB of
 ``[`` over a minute), so one page of a few tens of kilobytes could hold the build for hours.
-So the items are worked on in one forked child, which sends each result back as soon as it
-is done; the parent waits at most ``seconds`` for each. A child that runs over is killed (the
-work really stops), that item comes back as :class:`Failed`, and a new child goes on with the
-rest. An item whose work raises, or whose child dies (out of memory: the child may use
-:data:`MEMORY_HEADROOM` more than the parent; a crash in a C extension), is :class:`Failed`
-alone too. In the normal case that is one fork for the whole series; results come back
-pickled (the child is a fork of this process, so ``function`` itself is never pickled).
+So the items are worked on in forked children, one per core (the items cut into contiguous
+runs), which send each result back as soon as it is done; the parent reads them all without
+blocking and waits at most ``seconds`` for each next result of a child. A child that runs over
+is killed (the work really stops), that item comes back as :class:`Failed`, and a new child
+goes on with the rest of its run. An item whose work raises, or whose child dies (out of
+memory: a child may use :data:`MEMORY_HEADROOM` more than the parent; a crash in a C
+extension), is :class:`Failed` alone too. In the normal case that is one fork per core for the
+whole series, so parsing also uses both cores of the machine; results come back pickled (a
+child is a fork of this process, so ``function`` itself is never pickled).
 """
 
 from __future__ import annotations
@@ -40,38 +42,92 @@ class Failed:
     reason: str
 
 
-def map_bounded(function: Callable[[T], R], items: Sequence[T], seconds: float) -> list[R | Failed]:
-    """``function`` applied to each item, in order, each within ``seconds``."""
-    results: list[R | Failed] = []
-    while len(results) < len(items):
-        results.extend(_run_child(function, items[len(results) :], seconds))
-    return results
-
-
-def _run_child(function: Callable[[T], R], items: Sequence[T], seconds: float) -> list[R | Failed]:
-    """The results of a child working through ``items``: all of them, or those before the one
-    it failed on, that one included (as :class:`Failed`)."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(read_end)
-        _work(function, items, write_end)
-    os.close(write_end)
-    results: list[R | Failed] = []
+def map_bounded(
+    function: Callable[[T], R], items: Sequence[T], seconds: float, workers: int = 0
+) -> list[R | Failed]:
+    """``function`` applied to each item, in order, each within ``seconds``; the items are
+    shared among ``workers`` children that run side by side (0: one per core, at most 4)."""
+    workers = workers or min(4, os.cpu_count() or 1)
+    results: list[object] = [None] * len(items)
+    size = max(1, -(-len(items) // max(1, workers)))  # ceiling: contiguous runs of items
+    runs = [(start, min(start + size, len(items))) for start in range(0, len(items), size)]
+    children = [_Child(function, items, start, end, seconds) for start, end in runs]
     try:
-        for _ in items:
-            outcome = _receive(read_end, time.monotonic() + seconds, seconds)
-            results.append(cast("R | Failed", outcome))
-            if isinstance(outcome, Failed):
-                break
+        while children:
+            wait = max(0.0, min(child.deadline for child in children) - time.monotonic())
+            ready = set(select.select([child.fd for child in children], [], [], wait)[0])
+            for child in list(children):
+                if not child.step(child.fd in ready, results):
+                    continue
+                children.remove(child)
+                child.stop()
+                if child.next < child.end:  # go on after the item it failed on
+                    children.append(_Child(function, items, child.next, child.end, seconds))
     finally:
-        os.close(read_end)
-        if len(results) < len(items) or isinstance(results[-1], Failed):
-            # Over time, failed, or this process was interrupted. The child is not reaped
-            # yet, so the pid is still its own.
-            os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    return results
+        for child in children:
+            child.stop()
+    return cast("list[R | Failed]", results)
+
+
+class _Child:
+    """A forked child working through ``items[start:end]``, its results read without
+    blocking (so several work side by side), each within ``seconds`` of the one before."""
+
+    def __init__(
+        self, function: Callable[[T], R], items: Sequence[T], start: int, end: int, seconds: float
+    ) -> None:
+        self.next, self.end, self.seconds = start, end, seconds
+        self.deadline = time.monotonic() + seconds
+        self.buffer = bytearray()
+        self.answered = False  # the child sent an outcome for each of its items
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(read_end)
+            _work(function, items[start:end], write_end)
+        os.close(write_end)
+        self.pid, self.fd = pid, read_end
+
+    def step(self, readable: bool, results: list[object]) -> bool:
+        """Take what the child sent into ``results``; True when this child is done with (all
+        its items, or it failed on ``results[self.next - 1]``)."""
+        data = os.read(self.fd, 1 << 20) if readable else None
+        if data:
+            self.buffer += data
+        for outcome in self._outcomes():
+            results[self.next] = outcome
+            self.next += 1
+            self.deadline = time.monotonic() + self.seconds
+            self.answered = self.next == self.end
+            if isinstance(outcome, Failed) or self.answered:
+                return True
+        if data == b"":  # the child is gone before its items are
+            results[self.next] = Failed("the process working on it died (out of memory?)")
+        elif time.monotonic() >= self.deadline:
+            results[self.next] = Failed(f"took longer than {self.seconds:g} s")
+        else:
+            return False
+        self.next += 1
+        return True
+
+    def _outcomes(self) -> list[object]:
+        found = []
+        while len(self.buffer) >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(self.buffer)
+            if len(self.buffer) < _HEADER.size + size:
+                break
+            kind, value = pickle.loads(self.buffer[_HEADER.size : _HEADER.size + size])
+            del self.buffer[: _HEADER.size + size]
+            found.append(Failed(str(value)) if kind == "raised" else value)
+        return found
+
+    def stop(self) -> None:
+        """Kill the child unless it answered for every item (it is not reaped yet, so the pid
+        is still its own)."""
+        os.close(self.fd)
+        if not self.answered:
+            os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
 
 
 def _work(function: Callable[[T], R], items: Sequence[T], out: int) -> NoReturn:
@@ -90,34 +146,6 @@ def _work(function: Callable[[T], R], items: Sequence[T], out: int) -> NoReturn:
         status = 1
     finally:
         os._exit(status)
-
-
-def _receive(fd: int, deadline: float, seconds: float) -> object:
-    """The next result from the child, or :class:`Failed`."""
-    header = _read_exactly(fd, _HEADER.size, deadline)
-    payload = None if header is None else _read_exactly(fd, _HEADER.unpack(header)[0], deadline)
-    if payload is None:
-        if time.monotonic() >= deadline:
-            return Failed(f"took longer than {seconds:g} s")
-        return Failed("the process working on it died (out of memory?)")
-    kind, value = pickle.loads(payload)
-    return Failed(str(value)) if kind == "raised" else value
-
-
-def _read_exactly(fd: int, size: int, deadline: float) -> bytes | None:
-    """``size`` bytes from ``fd``; None at end of file or when ``deadline`` passes first."""
-    chunks: list[bytes] = []
-    remaining = size
-    while remaining > 0:
-        wait = deadline - time.monotonic()
-        if wait <= 0 or not select.select([fd], [], [], wait)[0]:
-            return None
-        chunk = os.read(fd, min(remaining, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
 
 
 def _write_all(fd: int, data: bytes) -> None:

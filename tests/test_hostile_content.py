@@ -726,3 +726,17 @@ def test_map_bounded_keeps_order_and_isolates_each_failure() -> None:
     died = map_bounded(_die_on_two, [1, 2, 3], 5)
     assert died[0] == 1 and isinstance(died[1], Failed) and died[2] == 3
     assert map_bounded(_raise_on_two, [], 5) == []
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 7])
+def test_map_bounded_side_by_side_keeps_order(workers: int) -> None:
+    """Items shared among several children come back in order, each failure in its place,
+    whatever the number of children (more children than items included)."""
+    items = [1, 2, 3, 4, 2, 6]
+    expected = [Failed("ValueError: two") if item == 2 else item for item in items]
+    assert map_bounded(_raise_on_two, items, 5, workers=workers) == expected
+    died = map_bounded(_die_on_two, items, 5, workers=workers)
+    assert [isinstance(r, Failed) for r in died] == [item == 2 for item in items]
+    assert [r for r in died if not isinstance(r, Failed)] == [1, 3, 4, 6]
+    slow = map_bounded(_sleep_on, [0.0, 5.0, 0.0, 5.0], 0.5, workers=workers)
+    assert slow == [0.0, Failed("took longer than 0.5 s"), 0.0, Failed("took longer than 0.5 s")]
