@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
@@ -21,6 +21,7 @@ from kg.htmlpolicy import sanitize
 from kg.identifier import mint_urn, safe_iri, slugify, term_urn
 from kg.kind import Kind
 from kg.links import LinkKind, LinkResolver, Target, link_target
+from kg.lists import catalogue, expand
 from kg.metadata import Entry, Located
 from kg.namespace import AK, bind_prefixes
 from kg.sourcemap import Location, SourceMap
@@ -115,6 +116,16 @@ def build_graph(corpus: Corpus) -> Build:
         if term.definition:
             builder.add(term.urn, SKOS.definition, Literal(term.definition, lang="nl"), location)
         builder.add(term.urn, AK.bronbestand, Literal(GLOSSARY_PATH), location)
+    # Lists (kg.lists) need every document, so pages are made last.
+    books = catalogue(corpus.documents, builder.node, corpus.terms)
+    for document in corpus.documents:
+        expansion = expand(document, books)
+        diagnostics.extend(expansion.diagnostics)
+        builder.pages[document.urn] = sanitize(
+            expansion.html,
+            books.rewriter(partial(builder.index.links.rewrite, document.path)),
+            dict(document.heading_ids),
+        )
     return Build(frozenset(triples), sourcemap, tuple(diagnostics), builder.pages)
 
 
@@ -239,24 +250,30 @@ class _Builder:
         value = item.value.strip()
         location = Location(document.path, item.line)
         target_kind = rule.target_kind
-        if rule.shape is Shape.REFERENCE and target_kind is not None:
-            target = self.index.resolve(target_kind, value)
-            if target is None:
-                # The full name, never the bare code: ``aia-06-documentatie-...`` once named
-                # what is now aia-02, and must not land on today's aia-06.
-                target = target_kind.urn(slugify(value))
-                self.warn(
-                    document.path,
-                    item.line,
-                    f"{entry.key}: no {target_kind.name} named {value!r} "
-                    f"(reference kept as {target})",
-                    "unresolved-reference",
-                )
-        elif target_kind is not None:
-            target = self.index.resolve(target_kind, value) or mint_urn(target_kind, value)
-        else:
-            target = term_urn(rule.vocabulary, value)
+        target = self.node(rule, value)
+        if (
+            rule.shape is Shape.REFERENCE
+            and target_kind is not None
+            and self.index.resolve(target_kind, value) is None
+        ):
+            self.warn(
+                document.path,
+                item.line,
+                f"{entry.key}: no {target_kind.name} named {value!r} (reference kept as {target})",
+                "unresolved-reference",
+            )
         self.add(document.urn, rule.predicate, target, location)
+
+    def node(self, rule: KeyRule, value: str) -> URIRef:
+        """The node a tag or reference value stands for (also what lists filter on)."""
+        kind = rule.target_kind
+        if kind is None:
+            return term_urn(rule.vocabulary, value)
+        if rule.shape is Shape.REFERENCE:
+            # Unresolved: the full name, never the bare code: ``aia-06-documentatie-...`` once
+            # named what is now aia-02, and must not land on today's aia-06.
+            return self.index.resolve(kind, value) or kind.urn(slugify(value))
+        return self.index.resolve(kind, value) or mint_urn(kind, value)
 
     def add_audit(self, document: Document, entry: Entry, rule: KeyRule) -> None:
         mapping = entry.value.value
@@ -369,11 +386,6 @@ class _Builder:
             self.add(node, AK.markdown, Literal(section.markdown, lang="nl"), location)
             is_sources = section.heading.strip().lower() in _SOURCE_SECTIONS
             self.add_links(document, section.links, sources=is_sources)
-        self.pages[s] = sanitize(
-            document.html,
-            lambda href: self.index.links.rewrite(document.path, href),
-            dict(document.heading_ids),
-        )
 
     def add_links(self, document: Document, links: tuple[Link, ...], sources: bool) -> None:
         for link in links:

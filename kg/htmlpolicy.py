@@ -9,7 +9,9 @@ written in Markdown.
 What survives: the structural and text tags of the content (no ``script``, ``style``, forms,
 ``img``: pages never load anything from elsewhere), ``id`` on headings and footnotes (section
 anchors), classes that give meaning (admonition kinds, footnotes, tabs, task lists, mermaid),
-``title`` on ``abbr`` (the glossary). URL schemes: ``http``, ``https``, ``mailto`` and ``urn``
+``title`` on ``abbr`` (the glossary), and the classes of the lists the build makes from
+list macros (``table.ak-list``, ``ul.ak-tags``, ``span.ak-chip``, :mod:`kg.lists`).
+URL schemes: ``http``, ``https``, ``mailto`` and ``urn``
 (internal links between build and server); everything else loses its ``href``.
 """
 
@@ -69,14 +71,31 @@ _ATTRIBUTES: dict[str, set[str]] = {
     "*": {"lang"},
     **{heading: {"id"} for heading in _HEADINGS},
 }
+#: Chips of the expanded list macros (:mod:`kg.lists`), one class per front-matter key.
+_CHIP_CLASSES = {"ak-chip"} | {
+    f"ak-chip-{key}"
+    for key in (
+        "id",
+        "rollen",
+        "levenscyclus",
+        "onderwerp",
+        "soort-toepassing",
+        "risicogroep",
+        "rol-ai-act",
+        "systeemrisico",
+        "transparantieverplichting",
+    )
+}
 _BLOCK_CLASSES = ADMONITION_KINDS | {"admonition", "footnote", "tabbed-set", "tabbed-content"}
 _CLASSES: dict[str, set[str]] = {
     "div": set(_BLOCK_CLASSES) | {"tabbed-labels", "tabbed-block", "admonition-title"},
-    "details": set(_BLOCK_CLASSES),
+    "details": set(_BLOCK_CLASSES) | {"ak-sparql"},
+    "table": {"ak-list"},
+    "span": _CHIP_CLASSES,
     "aside": set(_BLOCK_CLASSES),
     "p": {"admonition-title"},
     "pre": {"mermaid"},
-    "ul": {"task-list"},
+    "ul": {"task-list", "ak-tags"},
     "li": {"task-list-item"},
     "a": {"footnote-ref", "footnote-backref"},
     "sup": {"footnote-ref"},

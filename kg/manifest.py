@@ -101,6 +101,9 @@ class Manifest:
     files: Mapping[str, FileRecord] = field(default_factory=dict)
     #: SHACL findings per severity (violation, warning, info); None: not validated.
     validation: Mapping[str, int] | None = None
+    #: The snapshot folder the build wrote (``dist.snapshots/<snapshot>``); None: a publication
+    #: from before snapshots.
+    snapshot: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -112,6 +115,8 @@ class Manifest:
             del data["validation"]
         else:
             data["validation"] = dict(self.validation)
+        if self.snapshot is None:
+            del data["snapshot"]
         return data
 
     def dumps(self) -> bytes:
@@ -121,6 +126,7 @@ class Manifest:
     def from_json(cls, data: Mapping[str, Any]) -> Manifest:
         try:
             validation = data.get("validation")
+            snapshot = data.get("snapshot")
             return cls(
                 generator=str(data["generator"]),
                 built_at=str(data["built_at"]),
@@ -138,6 +144,7 @@ class Manifest:
                     }
                 ),
                 validation=None if validation is None else _counts(validation),
+                snapshot=None if snapshot is None else str(snapshot),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ManifestError(f"manifest is not what a build writes: {error!r}") from None

@@ -1,12 +1,20 @@
-"""Publications: the dumps and their metadata, written into ``dist/`` all at once or not at all.
+"""Publications: the dumps and their metadata, published as immutable snapshots, swapped in at once.
 
-A build writes everything into a fresh sibling folder and only then swaps it in for the old
-``dist/``; a build that fails or is interrupted before the swap leaves the previous publication
-as it was.
+``kg build --out dist`` writes every file into a fresh folder ``dist.snapshots/<snapshot>/``
+(the id: the content's commit, else a digest of the checksums; ``-2``, ``-3``… if taken) and
+only then points ``dist`` at it: a temporary symlink renamed over ``dist`` (``os.replace``, one
+atomic step). A server that loaded a snapshot keeps reading that folder while a new one is
+published; a build that fails, or is killed at any step, leaves ``dist`` pointing at the last
+complete snapshot. Builds into the same ``dist`` take turns (an exclusive ``flock`` on
+``dist.lock``), clean up what a killed build left, and prune old snapshots, keeping the
+current one and :data:`KEEP_PREVIOUS` before it (requests in flight on them finish).
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
 import gzip
 import hashlib
 import json
@@ -14,9 +22,10 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,6 +67,14 @@ class Publication:
 
     path: Path
     manifest: Manifest
+
+
+#: Snapshots kept besides the one ``dist`` points at: requests in flight may still read them.
+KEEP_PREVIOUS = 2
+#: Name prefixes of what a build writes before it is complete (removed by the next build).
+_STAGING = ".new-"
+_LINK = ".link-"
+_LEGACY = "legacy-"
 
 
 #: Extra files a later stage adds to a publication (the validation report): name -> bytes.
@@ -126,8 +143,13 @@ def write_publication(
         files={name: FileRecord(checksums[name], len(files[name])) for name in checksums},
         validation=validation,
     )
-    files[MANIFEST.name] = manifest.dumps()
-    _swap_in(out, files)
+    with _exclusive(lock_path(out)):
+        _clean_leftovers(out)
+        snapshot = _free_snapshot_id(snapshots_path(out), _snapshot_base(corpus.commit, checksums))
+        manifest = replace(manifest, snapshot=snapshot)
+        files[MANIFEST.name] = manifest.dumps()
+        _swap_in(out, snapshot, files)
+        _prune(snapshots_path(out), snapshot)
     return Publication(out, manifest)
 
 
@@ -135,25 +157,133 @@ def _json(data: object) -> bytes:
     return json.dumps(data, ensure_ascii=False).encode("utf-8")
 
 
-def _swap_in(out: Path, files: dict[str, bytes]) -> None:
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=out.parent))
+def snapshots_path(out: Path) -> Path:
+    """The folder of ``out``'s snapshots: ``dist`` -> ``dist.snapshots``."""
+    out = _absolute(out)
+    return out.with_name(f"{out.name}.snapshots")
+
+
+def lock_path(out: Path) -> Path:
+    out = _absolute(out)
+    return out.with_name(f"{out.name}.lock")
+
+
+def _absolute(out: Path) -> Path:
+    """``out`` made absolute without following it (it is a symlink to a snapshot)."""
+    return Path(os.path.abspath(out))
+
+
+@contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock`` (waiting for it); the kernel drops it if the
+    process dies."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("ab") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _snapshot_base(commit: str | None, checksums: Mapping[str, str]) -> str:
+    if commit:
+        return commit[:12]
+    listing = "".join(f"{digest}  {name}\n" for name, digest in sorted(checksums.items()))
+    return "sha256-" + hashlib.sha256(listing.encode()).hexdigest()[:12]
+
+
+def _free_snapshot_id(snapshots: Path, base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``… when a snapshot of that name exists (only one build
+    at a time gets here)."""
+    candidate, number = base, 1
+    while (snapshots / candidate).exists():
+        number += 1
+        candidate = f"{base}-{number}"
+    return candidate
+
+
+def _clean_leftovers(out: Path) -> None:
+    """Remove what a killed build left: staging folders and temporary links (none is in use:
+    the caller holds the lock)."""
+    out, snapshots = _absolute(out), snapshots_path(out)
+    if snapshots.is_dir():
+        for path in snapshots.glob(f"{_STAGING}*"):
+            shutil.rmtree(path, ignore_errors=True)
+    for path in out.parent.glob(f".{out.name}{_LINK}*"):
+        path.unlink(missing_ok=True)
+    for path in out.parent.glob(f".{out.name}-*-*"):  # staging of builds before snapshots
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _swap_in(out: Path, snapshot: str, files: Mapping[str, bytes]) -> None:
+    """Write ``files`` into ``dist.snapshots/<snapshot>``, then point ``out`` at it."""
+    out, snapshots = _absolute(out), snapshots_path(out)
+    folder = snapshots / snapshot
+    snapshots.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=_STAGING, dir=snapshots))
     try:
         for name, data in files.items():
             (staging / name).write_bytes(data)
         os.chmod(staging, 0o755)
-        if out.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
-            os.rename(out, retired / out.name)
-            try:
-                os.rename(staging, out)
-            except OSError:
-                os.rename(retired / out.name, out)
-                raise
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.rename(staging, out)
+        os.rename(staging, folder)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+    try:
+        _point(out, folder)
+    except BaseException:
+        if os.path.realpath(out) != os.path.realpath(folder):  # not published: leave nothing
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _point(out: Path, folder: Path) -> None:
+    """Make ``out`` a symlink to ``folder`` in one atomic step (a relative link, so the pair
+    can be moved together)."""
+    link = out.with_name(f".{out.name}{_LINK}{os.getpid()}")
+    link.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(folder, out.parent), link)
+    if out.is_dir() and not out.is_symlink():
+        _migrate(out, link, folder.parent)
+    else:
+        os.replace(link, out)
+
+
+def _migrate(out: Path, link: Path, snapshots: Path) -> None:
+    """``out`` is a real folder (a publication from before snapshots): exchange it with the
+    link atomically (Linux ``renameat2``), then keep it as an old snapshot to be pruned.
+    Without ``renameat2`` it takes two renames."""
+    legacy = snapshots / f"{_LEGACY}{os.urandom(6).hex()}"
+    if _exchange(link, out):
+        os.rename(link, legacy)
+        return
+    os.rename(out, legacy)
+    os.rename(link, out)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two names at once (``renameat2(RENAME_EXCHANGE)``); False where the system
+    cannot."""
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    if renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange):
+        code = ctypes.get_errno()
+        if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+            return False
+        raise OSError(code, os.strerror(code), str(second))
+    return True
+
+
+def _prune(snapshots: Path, current: str) -> None:
+    """Remove all but the current snapshot and the :data:`KEEP_PREVIOUS` newest others."""
+    others = [
+        path
+        for path in snapshots.iterdir()
+        if path.is_dir() and not path.name.startswith(".") and path.name != current
+    ]
+    others.sort(key=lambda path: (path.stat().st_mtime_ns, path.name), reverse=True)
+    for path in others[KEEP_PREVIOUS:]:
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,7 +1,8 @@
 """The Flask application that publishes a built graph: SPARQL, dumps, URN pages.
 
-``create_app(settings)`` is the application factory: it loads the publication folder once
-(:mod:`server.services.dataset`), indexes it (:mod:`server.services.index`), installs what every
+``create_app(settings)`` is the application factory: it loads the snapshot the publication
+folder points at, and takes up each newer one as it is published (:mod:`server.services.dataset`,
+indexed by :mod:`server.services.index`), installs what every
 answer shares (CORS, error handling: :mod:`server.http_policy`) and registers the blueprints of
 :mod:`server.routes`. The server reads only ``dist/``: it never builds, and it imports no code
 from ``kg`` that parses content.
@@ -14,17 +15,14 @@ from flask import Flask
 from kg.config import Settings
 from server.http_policy import install_http_policy
 from server.routes import dumps, health, pages, resource, sparql
-from server.services.dataset import install_dataset, load_dataset
-from server.services.index import build_index, install_index
+from server.services.dataset import install_snapshots
 
 
 def create_app(settings: Settings) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.config["KG_SETTINGS"] = settings
-    dataset = load_dataset(settings.out)
-    install_dataset(app, dataset)
-    install_index(app, build_index(dataset.store))
+    install_snapshots(app, settings.out)
     install_http_policy(app, settings)
     for module in (health, sparql, dumps, resource, pages):
         app.register_blueprint(module.blueprint)

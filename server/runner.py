@@ -43,6 +43,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         self.cfg.set("limit_request_line", 8190)
         self.cfg.set("limit_request_field_size", 8190)
         self.cfg.set("limit_request_fields", 100)
+        # Preloaded once; each worker then takes up a newer snapshot by itself (at its first
+        # request, and when ``dist`` moves: server.services.dataset), so SIGHUP's new workers
+        # serve the newest publication too.
         self.cfg.set("preload_app", True)
 
     def load(self) -> Any:

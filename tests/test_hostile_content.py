@@ -493,7 +493,8 @@ def test_billion_laughs_is_refused_at_once_and_the_rest_published(tmp_path: Path
     started = time.perf_counter()
     with pytest.raises(MatterError) as refused:
         split_matter(text)
-    assert time.perf_counter() - started < 0.1
+    # a bound, not a speed (measured ~20 ms): expanding 10⁹ references would take hours
+    assert time.perf_counter() - started < 1.0
     assert "more than 10,000 values" in str(refused.value)
     assert 2 <= refused.value.line <= 11
 

@@ -84,7 +84,7 @@ def test_a_failed_build_leaves_the_last_publication(
     with pytest.raises(RuntimeError):
         build_publication(SAMPLE_CONTENT, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]  # no half-written leftovers
+    assert_no_leftovers(tmp_path)
 
 
 def test_an_interrupted_build_publishes_nothing(
@@ -108,4 +108,12 @@ def test_an_interrupted_build_publishes_nothing(
     assert status == EXIT_ERROR
     assert "nothing was published" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
+    assert_no_leftovers(tmp_path)
+
+
+def assert_no_leftovers(folder: Path) -> None:
+    """Only ``dist``, its lock and its one snapshot: nothing half-written."""
+    assert sorted(p.name for p in folder.iterdir()) == ["dist", "dist.lock", "dist.snapshots"]
+    assert [p.name for p in (folder / "dist.snapshots").iterdir()] == [
+        (folder / "dist").readlink().name
+    ]

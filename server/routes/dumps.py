@@ -2,10 +2,11 @@
 
 What is served, and where, is :data:`kg.manifest.FILES` (every file with a ``served_as``).
 
-Every file is served from the publication folder as it was built, with
+Every file is served from the folder of the snapshot this request is answered from
+(:func:`server.services.dataset.pin_snapshot`), as it was built, with
 
-* a strong ``ETag``: the file's SHA-256 from ``manifest.json`` (of the ``.gz`` file when that is
-  what is sent), and ``Last-Modified``: the build time;
+* a strong ``ETag``: the file's SHA-256 from that snapshot's ``manifest.json`` (of the ``.gz``
+  file when that is what is sent), and ``Last-Modified``: the build time;
 * ``304`` for a matching ``If-None-Match`` (or, without one, ``If-Modified-Since``), ``HEAD``,
   and one byte range (``206``; ``416`` when it starts past the end). A ``Range`` of several
   ranges, or one that cannot be read, is ignored and the whole file sent with ``200``, as
@@ -31,7 +32,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Response as BaseResponse
 
-from kg.manifest import FILES, PublishedFile
+from kg.manifest import FILES, Manifest, PublishedFile
 from server.services.dataset import current_dataset
 from server.services.formats import GRAPH_FORMATS, choose_format, serialize_triples
 from server.services.responses import error_page, not_acceptable
@@ -50,20 +51,21 @@ def publication_file(path: str) -> BaseResponse:
 
 def send_publication_file(file: PublishedFile) -> BaseResponse:
     """``file`` from the publication folder (its ``.gz`` when the client takes gzip)."""
-    folder = current_dataset().path
+    dataset = current_dataset()
+    folder = dataset.path
     path = folder / file.name
     if not path.is_file():
         return error_page(404, "Not Found", f"this publication has no {file.name}")
     gzipped = file.gzipped and accepts_gzip() and (folder / f"{file.name}.gz").is_file()
     if gzipped:
         path = folder / f"{file.name}.gz"
-    digest = file_sha256(path)
+    digest = file_sha256(dataset.manifest, path)
     response = send_file(
         path,
         _environ_for_send_file(),
         mimetype=file.media_type,
         etag=digest,
-        last_modified=built_at(path),
+        last_modified=built_at(dataset.manifest, path),
         conditional=True,
         max_age=None,
         response_class=current_app.response_class,
@@ -93,19 +95,19 @@ def accepts_gzip() -> bool:
     return max(encodings["gzip"], encodings["x-gzip"]) > 0
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(manifest: Manifest, path: Path) -> str:
     """The file's SHA-256 (hex) from the manifest, or computed when the manifest lacks it (or
     records another size: the file is not the one built)."""
-    record = current_dataset().manifest.files.get(path.name)
+    record = manifest.files.get(path.name)
     if record is not None and record.bytes == path.stat().st_size:
         return record.sha256
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def built_at(path: Path) -> datetime:
+def built_at(manifest: Manifest, path: Path) -> datetime:
     """When the publication was built (the manifest), else the file's modification time."""
     try:
-        return datetime.fromisoformat(current_dataset().manifest.built_at)
+        return datetime.fromisoformat(manifest.built_at)
     except ValueError:
         return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 

@@ -1,4 +1,5 @@
-"""``/health``: is the server up, and what does it serve (from the publication's manifest)."""
+"""``/health``: is the server up, and what does it serve: the snapshot and commit, from the
+manifest of the snapshot this request is answered from."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ def health() -> Response:
     manifest = current_dataset().manifest
     return jsonify(
         status="ok",
+        snapshot=manifest.snapshot,
         commit=manifest.commit,
         built_at=manifest.built_at,
         triples=manifest.triples,

@@ -1,29 +1,43 @@
 """The publication as the server holds it: an Oxigraph store plus what the build wrote beside it.
 
-Loaded once at start-up (``create_app``) and never changed: the graph and the ontology in two
-named graphs of one store, the typed manifest, the rendered pages (``html.json``) and the counts
-VoID reports. Requests read it through :func:`current_dataset`.
+A :class:`Dataset` is one snapshot (``dist`` resolved to ``dist.snapshots/<id>/``,
+:mod:`kg.publication`) loaded whole and never changed: the graph and the ontology in two named
+graphs of one store, the typed manifest, the rendered pages (``html.json``) and the counts VoID
+reports. The server serves one snapshot at a time: :class:`Snapshots` holds the loaded one and,
+at most once a second per worker (and at once in a newly forked worker, e.g. after ``SIGHUP``),
+reads the ``dist`` link; when it points elsewhere the new snapshot is loaded first and then
+swapped in. Each request is given the snapshot of its start (:func:`pin_snapshot`, on
+``flask.g``), so every answer (dumps, SPARQL, pages, VoID, health) comes from one Dataset even
+while the next is taken up. Requests read it through :func:`current_dataset`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
 import pyoxigraph as ox
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 
 from kg.manifest import GRAPH_NT, MANIFEST, ONTOLOGY, PAGES, Manifest, read_manifest
+from server.services.index import SiteIndex, build_index, install_index, pin_index
 
 #: Named graphs of the store; the default graph is their union.
 DATA_GRAPH = "urn:nl:ak:graph:data"
 ONTOLOGY_GRAPH = "urn:nl:ak:graph:ontologie"
 
 _EXTENSION_KEY = "kg_dataset"
+_SNAPSHOTS_KEY = "kg_snapshots"
+#: Seconds between two looks at where ``dist`` points, per worker.
+CHECK_INTERVAL = 1.0
 
 
 class PublicationMissing(FileNotFoundError):
@@ -155,10 +169,92 @@ def _select(store: ox.Store, query: str) -> list[dict[str, str]]:
     return [{name: row[name].value for name in names if row[name] is not None} for row in solutions]
 
 
+@dataclass(frozen=True)
+class Served:
+    """One loaded snapshot, its index, and where ``dist`` pointed when it was loaded."""
+
+    dataset: Dataset
+    index: SiteIndex
+    #: The link target of ``dist`` (None: ``dist`` is a folder, not a link).
+    target: str | None
+
+
+def load_served(dist: Path) -> Served:
+    """The snapshot ``dist`` points at, loaded from its resolved folder."""
+    target = link_target(dist)
+    folder = Path(os.path.realpath(dist if target is None else dist.parent / target))
+    dataset = load_dataset(folder)
+    return Served(dataset, build_index(dataset.store), target)
+
+
+def link_target(dist: Path) -> str | None:
+    try:
+        return os.readlink(dist)
+    except OSError:
+        return None
+
+
+class Snapshots:
+    """The snapshot this process serves; takes up a newer one when ``dist`` moves."""
+
+    def __init__(self, dist: Path, served: Served) -> None:
+        self.dist = dist
+        self._served = served
+        self._checked = time.monotonic()
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    @property
+    def served(self) -> Served:
+        return self._served
+
+    def refresh(self) -> Served:
+        """The snapshot to answer from: the loaded one, or a newer one ``dist`` points at."""
+        if self._pid == os.getpid() and time.monotonic() - self._checked < CHECK_INTERVAL:
+            return self._served
+        with self._lock:
+            self._pid, self._checked = os.getpid(), time.monotonic()
+            target = link_target(self.dist)
+            if target is not None and target != self._served.target:
+                self._served = self._load() or self._served
+        return self._served
+
+    def _load(self) -> Served | None:
+        try:
+            return load_served(self.dist)
+        except (OSError, ValueError) as error:  # pruned or not there yet: keep what we have
+            logging.getLogger(__name__).warning("kg: keeping the loaded snapshot: %s", error)
+            return None
+
+
+def install_snapshots(app: Flask, dist: Path) -> Snapshots:
+    """Load what ``dist`` points at, and give every request the snapshot of its start (this
+    hook runs before every other)."""
+    snapshots = Snapshots(dist, load_served(dist))
+    app.extensions[_SNAPSHOTS_KEY] = snapshots
+    install_dataset(app, snapshots.served.dataset)
+    install_index(app, snapshots.served.index)
+    app.before_request_funcs.setdefault(None, []).insert(0, pin_snapshot)
+    return snapshots
+
+
+def pin_snapshot() -> None:
+    """Take up a newer snapshot if there is one, and answer this request from one snapshot."""
+    app = current_app
+    snapshots: Snapshots = app.extensions[_SNAPSHOTS_KEY]
+    served = snapshots.refresh()
+    if app.extensions[_EXTENSION_KEY] is not served.dataset:
+        install_dataset(app, served.dataset)
+        install_index(app, served.index)
+    setattr(g, _EXTENSION_KEY, served.dataset)
+    pin_index(served.index)
+
+
 def install_dataset(app: Flask, dataset: Dataset) -> None:
     app.extensions[_EXTENSION_KEY] = dataset
 
 
 def current_dataset() -> Dataset:
-    dataset: Dataset = current_app.extensions[_EXTENSION_KEY]
+    """The request's snapshot (:func:`pin_snapshot`); outside a request, the app's latest."""
+    dataset: Dataset = g.get(_EXTENSION_KEY) or current_app.extensions[_EXTENSION_KEY]
     return dataset

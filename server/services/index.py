@@ -1,4 +1,4 @@
-"""What the pages need to know about every IRI, computed once when the app starts.
+"""What the pages need to know about every IRI, computed once per loaded snapshot.
 
 Labels (Dutch and English), the Dutch plural of every class, classes, and the URNs that
 dereference. Built from every graph of the store: the data, and the ontology, which also holds
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import pyoxigraph as ox
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 
 from kg.namespace import AK_IRI, DCTERMS_IRI, RDF_IRI, RDFS_IRI, SKOS_IRI, URN_PREFIX
 
@@ -202,6 +202,12 @@ def install_index(app: Flask, index: SiteIndex) -> None:
     app.extensions[_EXTENSION_KEY] = index
 
 
+def pin_index(index: SiteIndex) -> None:
+    """Answer this request from ``index`` (the one of the snapshot the request was given)."""
+    setattr(g, _EXTENSION_KEY, index)
+
+
 def current_index() -> SiteIndex:
-    index: SiteIndex = current_app.extensions[_EXTENSION_KEY]
+    """The request's index (:func:`pin_index`); outside a request, the app's latest."""
+    index: SiteIndex = g.get(_EXTENSION_KEY) or current_app.extensions[_EXTENSION_KEY]
     return index
