@@ -44,6 +44,18 @@ def real_corpus() -> Path:
 
 
 @pytest.fixture(scope="session")
+def corpus(real_corpus: Path) -> Corpus:
+    """The latest upstream content, loaded (shared by the modules that read it)."""
+    return load_corpus(real_corpus)
+
+
+@pytest.fixture(scope="session")
+def build(corpus: Corpus) -> Build:
+    """The graph of :func:`corpus` (not published)."""
+    return build_graph(corpus)
+
+
+@pytest.fixture(scope="session")
 def sample_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sample") / "dist"
     status, _, stderr = build_publication(SAMPLE_CONTENT, out)

@@ -57,16 +57,6 @@ def docs(real_corpus: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def corpus(real_corpus: Path) -> Corpus:
-    return load_corpus(real_corpus)
-
-
-@pytest.fixture(scope="module")
-def build(corpus: Corpus) -> Build:
-    return build_graph(corpus)
-
-
-@pytest.fixture(scope="module")
 def pages(corpus: Corpus, build: Build, real_corpus: Path) -> dict[Path, Element]:
     """Each file -> its page as the build made it."""
     return {real_corpus / d.path: parse_html(build.pages[d.urn]) for d in corpus.documents}

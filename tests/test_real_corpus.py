@@ -9,23 +9,13 @@ import pytest
 from rdflib import RDF, Graph, URIRef
 from rdflib.namespace import SKOS
 
-from kg.corpus import Corpus, load_corpus
-from kg.graph import Build, build_graph
+from kg.corpus import Corpus
+from kg.graph import Build
 from kg.namespace import AK
 
 pytestmark = pytest.mark.corpus
 
 LAYOUT = "docs/voldoen-aan-wetten-en-regels"
-
-
-@pytest.fixture(scope="module")
-def corpus(real_corpus: Path) -> Corpus:
-    return load_corpus(real_corpus)
-
-
-@pytest.fixture(scope="module")
-def build(corpus: Corpus) -> Build:
-    return build_graph(corpus)
 
 
 def declared_ids(folder: Path) -> set[str]:
