@@ -1,4 +1,5 @@
-"""The ``kg`` command: ``build`` and ``validate``, and the commands other packages contribute.
+"""The ``kg`` command: ``build``, ``validate`` and ``applicable``, and the commands other packages
+contribute.
 
 ``kg`` never imports the server: the server adds ``serve`` through the entry-point group
 :data:`COMMANDS_GROUP` (``pyproject.toml``), an object that adds its flags and runs with the
@@ -13,6 +14,7 @@ is one line on stderr, ``kg: <what>``; ``kg --debug`` adds the traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import traceback
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol, TextIO
 from kg.config import Settings, load_settings
 from kg.diagnostic import Diagnostic, Severity, count_by_severity, format_diagnostics
 from kg.pipeline import Outcome, run_pipeline
+from kg.profile import GROUPS, answer_for_store, load_store, rule_sources
 from kg.publication import Publication, write_publication
 
 if TYPE_CHECKING:
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 #: Entry-point group of the commands other packages add to ``kg`` (name -> :class:`Command`).
 COMMANDS_GROUP = "algoritmekader_kg.commands"
-BUILTIN = ("build", "validate")
+BUILTIN = ("build", "validate", "applicable")
 
 #: ``kg build`` with these settings, printing as it does; returns its exit code.
 Builder = Callable[[Settings], int]
@@ -92,6 +95,19 @@ def make_parser(commands: Mapping[str, Command] | None = None) -> argparse.Argum
     _content_flag(check)
     _checking_flags(check)
 
+    applicable = subparsers.add_parser(
+        "applicable", help="the vereisten that apply to an AI-Act profile, as JSON"
+    )
+    _content_flag(applicable)
+    for group, _ in GROUPS:
+        applicable.add_argument(
+            f"--{group}",
+            dest=f"profile_{group}",
+            action="append",
+            metavar="V",
+            help=f"a value of {group} (repeatable; none: the group is open)",
+        )
+
     for name, command in (contributed_commands() if commands is None else commands).items():
         command.configure(subparsers.add_parser(name, help=command.help))
     return parser
@@ -140,6 +156,8 @@ def _dispatch(arguments: list[str]) -> int:
         return run_build(settings, sys.stdout, sys.stderr)
     if args.command == "validate":
         return run_validate(settings, sys.stdout, sys.stderr)
+    if args.command == "applicable":
+        return run_applicable(settings, _chosen(args), sys.stdout)
     return commands[args.command].run(
         settings, args, lambda chosen: run_build(chosen, sys.stdout, sys.stderr)
     )
@@ -230,6 +248,28 @@ def run_validate(settings: Settings, out: TextIO, err: TextIO) -> int:
         file=err,
     )
     return exit_status([*outcome.problems, *outcome.findings], settings.strict)
+
+
+def _chosen(args: argparse.Namespace) -> dict[str, list[str]]:
+    """The profile the flags give: group -> values (a group not given is left out)."""
+    return {
+        group: values for group, _ in GROUPS if (values := getattr(args, f"profile_{group}", None))
+    }
+
+
+def run_applicable(settings: Settings, chosen: Mapping[str, list[str]], out: TextIO) -> int:
+    """The content built (not validated) into an Oxigraph store, the profile's query run on
+    it, the answer printed as the API gives it (``GET /applicable?format=json``). Content
+    errors are not printed (``kg validate`` does): the graph is what ``kg build`` publishes."""
+    outcome = run_pipeline(replace(settings, validate=False))
+    located = outcome.build.sourcemap.resources
+    resources = {iri: [at.path, at.line] for iri, at in located.items()}
+    answer = answer_for_store(
+        load_store(outcome.build.triples), chosen, rule_sources(resources)
+    )  # an unknown value: ProfileError, one line and exit 2 (main)
+    json.dump(answer.to_json(), out, ensure_ascii=False, indent=2)
+    print(file=out)
+    return EXIT_OK
 
 
 def _shacl_summary(result: ValidationResult) -> str:

@@ -14,7 +14,7 @@ from flask import Flask
 
 from kg.config import Settings
 from server.http_policy import install_http_policy
-from server.routes import dumps, health, pages, resource, sparql
+from server.routes import applicable, dumps, health, pages, resource, sparql
 from server.services.dataset import install_snapshots
 
 
@@ -24,6 +24,6 @@ def create_app(settings: Settings) -> Flask:
     app.config["KG_SETTINGS"] = settings
     install_snapshots(app, settings.out)
     install_http_policy(app, settings)
-    for module in (health, sparql, dumps, resource, pages):
+    for module in (health, sparql, dumps, resource, pages, applicable):
         app.register_blueprint(module.blueprint)
     return app

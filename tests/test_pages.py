@@ -507,7 +507,15 @@ def test_blueprints_do_not_import_each_other() -> None:
 
 #: What the application may use of ``kg``: settings, tables and the HTML policy, no parsing.
 SERVER_USES_OF_KG = frozenset(
-    {"kg.config", "kg.htmlpolicy", "kg.kind", "kg.manifest", "kg.namespace", "kg.serialization"}
+    {
+        "kg.config",
+        "kg.htmlpolicy",
+        "kg.kind",
+        "kg.manifest",
+        "kg.namespace",
+        "kg.profile",  # the /applicable query text (shared with `kg applicable`)
+        "kg.serialization",
+    }
 )
 
 

@@ -20,14 +20,14 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
 import pyoxigraph as ox
 from flask import Flask, current_app, g
 
-from kg.manifest import GRAPH_NT, MANIFEST, ONTOLOGY, PAGES, Manifest, read_manifest
+from kg.manifest import GRAPH_NT, MANIFEST, ONTOLOGY, PAGES, SOURCEMAP, Manifest, read_manifest
 from server.services.index import SiteIndex, build_index, install_index, pin_index
 
 #: Named graphs of the store; the default graph is their union.
@@ -71,6 +71,9 @@ class Dataset:
     pages: Mapping[str, str]
     #: Changes exactly when a file of the publication does: the ETag base of every page.
     version: str
+    #: Resource IRI -> [file, line] (``sourcemap.json``'s resources), for answers that cite
+    #: where a fact comes from; read once per snapshot, empty without a source map.
+    resources: Mapping[str, object] = field(default_factory=dict)
 
 
 def load_dataset(dist: Path) -> Dataset:
@@ -96,7 +99,18 @@ def load_dataset(dist: Path) -> Dataset:
         statistics=count_statistics(store),
         pages=read_pages(dist),
         version=publication_version(manifest),
+        resources=read_resources(dist),
     )
+
+
+def read_resources(dist: Path) -> Mapping[str, object]:
+    """The ``resources`` of ``sourcemap.json`` (IRI -> [file, line]); empty when absent."""
+    try:
+        data = json.loads((dist / SOURCEMAP.name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return MappingProxyType({})
+    resources = data.get("resources") if isinstance(data, dict) else None
+    return MappingProxyType(resources if isinstance(resources, dict) else {})
 
 
 def read_pages(dist: Path) -> Mapping[str, str]:
