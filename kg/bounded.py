@@ -134,7 +134,7 @@ def _work(function: Callable[[T], R], items: Sequence[T], out: int) -> NoReturn:
     """In the child: each result (or the exception it raised, in one line) to ``out``."""
     status = 0
     try:
-        _limit_memory()
+        limit_memory(MEMORY_HEADROOM)
         for item in items:
             try:
                 outcome: tuple[str, object] = ("done", function(item))
@@ -154,15 +154,16 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _limit_memory() -> None:
-    """``RLIMIT_AS``: the child's present size plus :data:`MEMORY_HEADROOM` (Linux; elsewhere
-    the time limit alone)."""
+def limit_memory(headroom: int) -> None:
+    """``RLIMIT_AS`` of this process: its present size plus ``headroom`` bytes (Linux; elsewhere
+    nothing: the time limit alone). For forked children that work on hostile input; opens one
+    file descriptor and closes it at once (the query child allows itself only one)."""
     try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
+        with open("/proc/self/statm", "rb") as statm:
             pages = int(statm.read().split()[0])
     except (OSError, ValueError, IndexError):
         return
-    limit = pages * os.sysconf("SC_PAGE_SIZE") + MEMORY_HEADROOM
+    limit = pages * os.sysconf("SC_PAGE_SIZE") + headroom
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard == resource.RLIM_INFINITY or hard > limit:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))

@@ -508,6 +508,7 @@ def test_blueprints_do_not_import_each_other() -> None:
 #: What the application may use of ``kg``: settings, tables and the HTML policy, no parsing.
 SERVER_USES_OF_KG = frozenset(
     {
+        "kg.bounded",
         "kg.config",
         "kg.htmlpolicy",
         "kg.kind",

@@ -48,6 +48,7 @@ from typing import Any
 import pyoxigraph as ox
 from werkzeug.datastructures import MIMEAccept
 
+from kg.bounded import limit_memory
 from kg.config import Settings
 from server.services.formats import (
     GRAPH_FORMATS,
@@ -297,25 +298,13 @@ def _shut_in(out: int, timeout: float) -> int:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     os.closerange(1, hard if hard != resource.RLIM_INFINITY else 1 << 20)
-    _limit_memory()
+    limit_memory(MEMORY_HEADROOM)
     resource.setrlimit(resource.RLIMIT_NOFILE, (1, hard))
     seconds = math.ceil(timeout) + 1
     _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
     if cpu_hard == resource.RLIM_INFINITY or cpu_hard > seconds:
         resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
     return 0
-
-
-def _limit_memory() -> None:
-    try:
-        with open("/proc/self/statm", "rb") as statm:  # descriptor 1, closed again at once
-            pages = int(statm.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return
-    limit = pages * os.sysconf("SC_PAGE_SIZE") + MEMORY_HEADROOM
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard == resource.RLIM_INFINITY or hard > limit:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
