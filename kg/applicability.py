@@ -36,22 +36,10 @@ from rdflib.term import Node
 
 from kg.identifier import term_urn
 from kg.namespace import AK
+from kg.vocabulary import AI_ACT_KEYS
 
 #: Tag groups whose values an expression may name, longest first (a group may prefix another).
-AI_ACT_GROUPS: tuple[str, ...] = tuple(
-    sorted(
-        (
-            "soort-toepassing",
-            "risicogroep",
-            "rol-ai-act",
-            "transparantieverplichting",
-            "systeemrisico",
-            "open-source",
-        ),
-        key=len,
-        reverse=True,
-    )
-)
+AI_ACT_GROUPS: tuple[str, ...] = tuple(sorted(AI_ACT_KEYS, key=len, reverse=True))
 _WORDS = {"and": "&&", "or": "||", "not": "!"}
 #: Bounds that keep a hostile expression from costing the build: nesting (the parser recurses)
 #: and cases of the normal form (which grow exponentially with ``(a || b) && (c || d) && …``).

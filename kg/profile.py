@@ -24,17 +24,12 @@ from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
 from kg.namespace import AK_IRI, URN_PREFIX
+from kg.vocabulary import AI_ACT_KEYS, RULES
 
-#: The groups in the order a form shows them, with the predicate of each (the groups of
-#: ``kg.applicability.AI_ACT_GROUPS``, not imported: the server imports this module and must not
-#: load the parser).
-GROUPS: tuple[tuple[str, str], ...] = (
-    ("soort-toepassing", "soortToepassing"),
-    ("risicogroep", "risicogroep"),
-    ("rol-ai-act", "rolAiAct"),
-    ("transparantieverplichting", "transparantieverplichting"),
-    ("systeemrisico", "systeemrisico"),
-    ("open-source", "openSource"),
+#: The groups in the order a form shows them, with the local name of each one's predicate
+#: (both from :mod:`kg.vocabulary`, the one table of front-matter keys).
+GROUPS: tuple[tuple[str, str], ...] = tuple(
+    (key, str(RULES[key].predicate).removeprefix(AK_IRI)) for key in AI_ACT_KEYS
 )
 _DCTERMS = "http://purl.org/dc/terms/"
 

@@ -99,6 +99,17 @@ RULES: dict[str, KeyRule] = {
     )
 }
 
+#: The AI-Act tag keys of vereisten: the groups of an AI-Act profile and of the labels in
+#: ``uitzondering`` expressions (kg.applicability, kg.profile take them from here).
+AI_ACT_KEYS: tuple[str, ...] = (
+    "soort-toepassing",
+    "risicogroep",
+    "rol-ai-act",
+    "transparantieverplichting",
+    "systeemrisico",
+    "open-source",
+)
+
 #: Tag vocabularies that are SKOS concept schemes ``urn:nl:ak:<vocabulary>`` in the ontology.
 TAG_VOCABULARIES: tuple[str, ...] = tuple(
     rule.vocabulary for rule in RULES.values() if rule.shape is Shape.TAG and rule.vocabulary
