@@ -29,8 +29,31 @@ class Settings:
     max_rows: int = 10_000
     #: Bytes a request body (or query string) may have.
     max_request_bytes: int = 64 * 1024
+    #: Bytes a SPARQL answer may have (a larger one is stopped: 503).
+    max_answer_bytes: int = 32 * 1024**2
+    #: Threads per gunicorn worker (gthread: slow clients wait in the poller, not in a thread).
+    threads: int = 4
+    #: Query processes kept per worker (started at the first query; more while all are busy).
+    query_processes: int = 2
+    #: A query still running after this many seconds is heavy and needs a slot to go on.
+    cheap_seconds: float = 0.1
+    #: Heavy queries one client (remote address) may run at a time (more: 429).
+    heavy_per_client: int = 1
+    #: Heavy queries the server runs at a time, all workers together (more: 503).
+    heavy_total: int = 2
     strict: bool = False
     validate: bool = True
+    #: Folder of the AI-Act decision aid (``decision-tree.yaml``…) to add to the graph and
+    #: publish (``beslishulp.json``); None: none.
+    beslishulp: Path | None = None
+    #: Folder of earlier parse results (:mod:`kg.parsecache`); None: parse every file, except
+    #: that ``kg build`` keeps one beside the publication (``dist.cache``) with ``use_cache``.
+    cache: Path | None = None
+    use_cache: bool = True
+    #: ``kg build --git``: a git repository (URL or path) whose releases are built.
+    git: str | None = None
+    #: Tags of ``git`` that are releases (a shell pattern, case ignored).
+    refs: str = "v*"
 
 
 #: setting name -> (environment variable, converter)
@@ -38,12 +61,20 @@ _ENVIRONMENT: dict[str, tuple[str, type]] = {
     "content": ("KG_CONTENT", Path),
     "out": ("KG_DIST", Path),
     "shapes": ("KG_SHAPES", Path),
+    "beslishulp": ("KG_BESLISHULP", Path),
+    "cache": ("KG_CACHE", Path),
     "host": ("KG_HOST", str),
     "port": ("KG_PORT", int),
     "workers": ("KG_WORKERS", int),
     "query_timeout": ("KG_QUERY_TIMEOUT", float),
     "max_rows": ("KG_MAX_ROWS", int),
     "max_request_bytes": ("KG_MAX_REQUEST_BYTES", int),
+    "max_answer_bytes": ("KG_MAX_ANSWER_BYTES", int),
+    "threads": ("KG_THREADS", int),
+    "query_processes": ("KG_QUERY_PROCESSES", int),
+    "cheap_seconds": ("KG_CHEAP_SECONDS", float),
+    "heavy_per_client": ("KG_HEAVY_PER_CLIENT", int),
+    "heavy_total": ("KG_HEAVY_TOTAL", int),
 }
 
 
@@ -69,4 +100,15 @@ def load_settings(
     settings = Settings(**values)  # type: ignore[arg-type]
     if settings.query_timeout <= 0 or settings.max_rows <= 0 or settings.max_request_bytes <= 0:
         raise SettingsError("query timeout, row cap and request size must be positive")
+    lane = (settings.max_answer_bytes, settings.threads, settings.query_processes)
+    if min(lane) <= 0 or min(settings.heavy_per_client, settings.heavy_total) <= 0:
+        raise SettingsError("answer size, threads, query processes and slots must be positive")
     return settings
+
+
+def build_cache(settings: Settings) -> Path | None:
+    """The parse cache of ``kg build``: the folder given, else ``<out>.cache`` beside the
+    publication (as its snapshots are); None with ``use_cache`` off."""
+    if not settings.use_cache:
+        return None
+    return settings.cache or settings.out.with_name(f"{settings.out.name}.cache")

@@ -14,6 +14,7 @@ import subprocess
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path, PurePosixPath
+from typing import cast
 
 from rdflib import URIRef
 
@@ -24,6 +25,7 @@ from kg.files import list_markdown, read_file
 from kg.glossary import GLOSSARY_PATH, Term, parse_glossary
 from kg.identifier import slugify
 from kg.kind import Placement, classify
+from kg.parsecache import ParseCache
 from kg.render import heading_engine, markdown_engine
 
 #: Seconds one document, or the glossary, may take to parse: upstream's slowest page takes
@@ -57,7 +59,11 @@ class _Source:
     placement: Placement
 
 
-def load_corpus(root: Path, parse_seconds: float = PARSE_SECONDS) -> Corpus:
+def load_corpus(
+    root: Path, parse_seconds: float = PARSE_SECONDS, cache: Path | None = None
+) -> Corpus:
+    """The documents of ``root``; with ``cache``, a folder of earlier parse results
+    (:mod:`kg.parsecache`), only the files not parsed before are parsed."""
     docs = root / "docs"
     if not docs.is_symlink() and not docs.is_dir():
         raise ContentFolderError(f"{root}: not a content folder (it has no docs/ folder)")
@@ -73,7 +79,8 @@ def load_corpus(root: Path, parse_seconds: float = PARSE_SECONDS) -> Corpus:
         else:
             placement = classify(PurePosixPath(relative).relative_to("docs"))
             sources.append(_Source(relative, text, placement))
-    documents = _parse_documents(sources, terms, parse_seconds, diagnostics, rejected)
+    parses = ParseCache.open(cache, *_glossary_context(terms)) if cache is not None else None
+    documents = _parse_documents(sources, terms, parse_seconds, parses, diagnostics, rejected)
     return Corpus(
         root=root,
         documents=tuple(_settle_duplicate_urns(documents, diagnostics)),
@@ -88,17 +95,12 @@ def _parse_documents(
     sources: list[_Source],
     terms: list[Term],
     seconds: float,
+    cache: ParseCache | None,
     diagnostics: list[Diagnostic],
     rejected: list[str],
 ) -> list[Document]:
-    # The glossary applies to every page as abbreviations, as upstream's site appends it.
-    engines = Engines(markdown_engine({t.term: t.definition for t in terms}), heading_engine())
-
-    def parse(source: _Source) -> tuple[Document | None, list[Diagnostic]]:
-        return parse_document(source.path, source.text, source.placement, engines)
-
     documents: list[Document] = []
-    for source, result in zip(sources, map_bounded(parse, sources, seconds), strict=True):
+    for source, result in zip(sources, _parse_all(sources, terms, seconds, cache), strict=True):
         if isinstance(result, Failed):
             diagnostics.append(_parse_failed(source.path, result))
             rejected.append(source.path)
@@ -110,6 +112,40 @@ def _parse_documents(
         else:  # the placement (kinds are compared by identity) as this process has it
             documents.append(replace(document, placement=source.placement))
     return documents
+
+
+_Parsed = tuple[Document | None, list[Diagnostic]]
+
+
+def _parse_all(
+    sources: list[_Source], terms: list[Term], seconds: float, cache: ParseCache | None
+) -> list[_Parsed | Failed]:
+    """Each source parsed, in order: from the cache where it has the result, else in the
+    bounded children (whose finished results are then kept in the cache)."""
+    keys = [cache.key(source.path, source.text) for source in sources] if cache else []
+    results: list[_Parsed | Failed | None] = [None] * len(sources)
+    if cache is not None:
+        results = [cast("_Parsed | None", cache.get(key)) for key in keys]
+    missing = [index for index, result in enumerate(results) if result is None]
+    if missing:
+        # The glossary applies to every page as abbreviations, as upstream's site appends it.
+        glossary = {t.term: t.definition for t in terms}
+        engines = Engines(markdown_engine(glossary), heading_engine())
+
+        def parse(source: _Source) -> _Parsed:
+            return parse_document(source.path, source.text, source.placement, engines)
+
+        parsed = map_bounded(parse, [sources[index] for index in missing], seconds)
+        for index, result in zip(missing, parsed, strict=True):
+            results[index] = result
+            if cache is not None and not isinstance(result, Failed):
+                cache.put(keys[index], result)
+    return cast("list[_Parsed | Failed]", results)
+
+
+def _glossary_context(terms: list[Term]) -> tuple[str, ...]:
+    """What of the glossary a parse depends on: every term and its definition."""
+    return tuple(f"{term.term}\0{term.definition}" for term in terms)
 
 
 def _load_glossary(

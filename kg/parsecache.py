@@ -1,0 +1,100 @@
+"""A cache of parsed documents, so that a rebuild parses only the files that changed.
+
+Parsing (Python-Markdown with pymdown-extensions, the sections, the links) is most of the
+time of a build, and it depends on nothing but the file's path and text, the glossary (applied
+as abbreviations) and the code that parses. So each parse result is kept under a key hashed
+from exactly those: the file's path and text, a digest of the glossary, and a fingerprint of
+this package's source and of the versions of the libraries that render. A change to any of
+them is a different key, so a stale entry is never read; an edit to one file re-parses that
+file alone, and the releases of a history share the files they have in common.
+
+Entries are pickles of the results the parse children send back (the same frozen records),
+written atomically (a temporary file renamed into place), so a killed build leaves no torn
+entry; an entry that cannot be read is treated as missing. The folder belongs to whoever
+builds, like the publication beside it (``dist.cache/`` next to ``dist``): whoever can write
+it could as well write the publication, so reading pickles from it trusts no one new. Results
+that did not finish (a parse stopped at its time limit) are never kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+#: Libraries whose behaviour decides what a parse produces.
+_RENDERERS = ("markdown", "pymdown-extensions", "nh3", "PyYAML", "python-frontmatter")
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def code_fingerprint() -> str:
+    """A digest of this package's source files and of the renderers' versions."""
+    digest = hashlib.sha256()
+    for path in sorted(_PACKAGE.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    for name in _RENDERERS:
+        try:
+            digest.update(f"{name}={metadata.version(name)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{name}=?".encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ParseCache:
+    """Parse results in ``folder``, keyed under ``salt`` (the code and the glossary)."""
+
+    folder: Path
+    salt: str
+
+    @classmethod
+    def open(cls, folder: Path, *context: str) -> ParseCache | None:
+        """A cache in ``folder`` (created) for parses that also depend on ``context``; None
+        when the folder cannot be made (then everything is parsed: it only costs time)."""
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return None
+        digest = hashlib.sha256(code_fingerprint().encode())
+        for part in context:
+            digest.update(b"\0" + part.encode("utf-8", "surrogatepass"))
+        return cls(folder, digest.hexdigest())
+
+    def key(self, path: str, text: str) -> str:
+        digest = hashlib.sha256(self.salt.encode())
+        digest.update(b"\0" + path.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0" + text.encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
+
+    def _file(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.pickle"
+
+    def get(self, key: str) -> object | None:
+        try:
+            data = self._file(key).read_bytes()
+        except OSError:
+            return None
+        try:
+            value: object = pickle.loads(data)  # written by this package (module docstring)
+        except Exception:  # a torn or foreign entry is a miss, never a failure
+            return None
+        return value
+
+    def put(self, key: str, value: object) -> None:
+        target = self._file(key)
+        try:  # a cache that cannot be written only costs time
+            target.parent.mkdir(exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        except OSError:
+            return
+        try:
+            with os.fdopen(handle, "wb") as out:
+                pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, target)
+        except OSError:
+            Path(temporary).unlink(missing_ok=True)
