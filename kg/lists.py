@@ -27,7 +27,16 @@ from kg.document import Document
 from kg.glossary import Term
 from kg.htmlpolicy import HrefRewriter
 from kg.kind import HULPMIDDEL, MAATREGEL, VEREISTE, Kind
-from kg.vocabulary import RULES, KeyRule, Shape
+from kg.vocabulary import (
+    ABBREVIATED_LAWS,
+    ID_PREFIX_LENGTH,
+    LAW_KEY,
+    LAW_LABEL,
+    RULES,
+    KeyRule,
+    Shape,
+    law_code,
+)
 
 #: ``resolve(rule, value)``: the node the graph holds for a front-matter value.
 Resolve = Callable[[KeyRule, str], URIRef]
@@ -64,15 +73,12 @@ _AI_ACT_SKIPPED = frozenset({"niet-van-toepassing", "uitzondering-van-toepassing
 #: Columns of the general lists (upstream's column keys) and their headings.
 _COLUMNS: dict[str, str] = {
     "title": "",
-    "wetcode": "Wetgeving",
+    LAW_KEY: LAW_LABEL,
     "rol": "Rollen",
     "levenscyclus": "Levenscyclus",
     "onderwerp": "Onderwerpen",
 }
 _CHIP_KEYS = {"rol": "rollen", "levenscyclus": "levenscyclus", "onderwerp": "onderwerp"}
-#: Law codes upstream shows abbreviated (with the glossary's definition as title).
-_ABBREVIATED = frozenset({"AVG", "BIO", "BZK", "WOO", "AWB"})
-_ID_PREFIX_LENGTH = len("urn:nl:ak:ver:")
 _PREFIXES = (
     "PREFIX ak: <urn:nl:ak:def:>\n"
     "PREFIX dcterms: <http://purl.org/dc/terms/>\n"
@@ -316,12 +322,12 @@ def _query(kind: Kind, where: str) -> str:
 
 
 def _columns(kind: Kind, arguments: Sequence[str]) -> list[str]:
-    enabled = {key: key != "wetcode" or kind is VEREISTE for key in _COLUMNS}
+    enabled = {key: key != LAW_KEY or kind is VEREISTE for key in _COLUMNS}
     for argument in arguments:
         for prefix, state in (("no-", False), ("add-", True)):
             name = argument.removeprefix(prefix)
             if argument.startswith(prefix) and name in enabled:
-                enabled[name] = state and (name != "wetcode" or kind is VEREISTE)
+                enabled[name] = state and (name != LAW_KEY or kind is VEREISTE)
     return [key for key in _COLUMNS if enabled[key]]
 
 
@@ -339,7 +345,7 @@ def _list_html(table: Table, kind: Kind, columns: list[str], books: Catalogue) -
 def _cell(row: Row, column: str, books: Catalogue) -> str:
     if column == "title":
         return f"<td>{_link(row)}</td>"
-    if column == "wetcode":
+    if column == LAW_KEY:
         return f"<td>{_law(row, books)}</td>"
     key = _CHIP_KEYS[column]
     return (
@@ -348,11 +354,11 @@ def _cell(row: Row, column: str, books: Catalogue) -> str:
 
 
 def _law(row: Row, books: Catalogue) -> str:
-    code = row.identifier[_ID_PREFIX_LENGTH:].split("-")[0].upper()
+    code = law_code(row.identifier)
     definition = books.glossary.get(code)
     if definition is None:
         return escape(code)
-    if code in _ABBREVIATED:
+    if code in ABBREVIATED_LAWS:
         return f'<abbr title="{escape(definition)}">{escape(code)}</abbr>'
     return escape(definition)
 
@@ -363,7 +369,7 @@ def _link(row: Row, text: str | None = None) -> str:
 
 def _id_table(table: Table, heading: str) -> str:
     body = "".join(
-        f"<tr><td>{_link(row, row.identifier[_ID_PREFIX_LENGTH:])}</td><td>{_link(row)}</td></tr>"
+        f"<tr><td>{_link(row, row.identifier[ID_PREFIX_LENGTH:])}</td><td>{_link(row)}</td></tr>"
         for row in table.rows
     )
     return (

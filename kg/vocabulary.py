@@ -128,3 +128,24 @@ YES_NO: dict[str, bool] = {"ja": True, "nee": False}
 
 def vocabulary_scheme(vocabulary: str) -> URIRef:
     return URIRef(f"urn:nl:ak:{vocabulary}")
+
+
+# -- laws -------------------------------------------------------------------------------------
+# Upstream's lists name the law of a vereiste by the code prefix of its ``id``
+# (``urn:nl:ak:ver:avg-13`` -> ``AVG``), with the glossary's definition of that code as its
+# name; a few laws are shown abbreviated, their name on hover. One home for the rule: the
+# expanded lists (kg.lists), the browse pages and the statistics use it.
+
+#: The law column: upstream's column key and heading.
+LAW_KEY = "wetcode"
+LAW_LABEL = "Wetgeving"
+#: Law codes upstream shows abbreviated (with the glossary's definition as title).
+ABBREVIATED_LAWS = frozenset({"AVG", "BIO", "BZK", "WOO", "AWB"})
+#: ``id`` up to the code: ``urn:nl:ak:ver:``.
+ID_PREFIX_LENGTH = len(VEREISTE.urn(""))
+
+
+def law_code(identifier: str) -> str:
+    """The law of a vereiste from its ``id`` (``urn:nl:ak:ver:avg-13`` -> ``AVG``); "" when
+    the id has no code."""
+    return identifier[ID_PREFIX_LENGTH:].split("-")[0].upper()
