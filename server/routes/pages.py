@@ -15,7 +15,7 @@ from server.services.dataset import current_dataset
 from server.services.examples import EXAMPLE_URN, EXAMPLES
 from server.services.index import SiteIndex, current_index
 from server.services.parameters import refuse_control, single_value
-from server.services.responses import urn_not_found
+from server.services.search import lookup_answer
 
 blueprint = Blueprint("pages", __name__)
 
@@ -48,17 +48,20 @@ def home() -> str:
 
 @blueprint.get("/lookup")
 def lookup() -> BaseResponse:
-    """The lookup box: any URN (or a link to one, or a short ``mtr:org-02``) to its page.
+    """The lookup box: any URN (or a link to one, or a short ``mtr:org-02``) to its page;
+    text that names none (a code, file name, website page, title words) goes to
+    :func:`server.services.search.lookup_answer`. ``?q=`` (the header's box) or ``?urn=``.
 
     White space around the text is dropped (a pasted line); a control character inside it
     (CR, LF, NUL) is a ``400``.
     """
-    text = refuse_control((single_value(request.args, "urn") or "").strip(), "the URN")
+    given = single_value(request.args, "q") or single_value(request.args, "urn") or ""
+    text = refuse_control(given.strip(), "the URN")
     if not text:
         return redirect(url_for("pages.home"), 303)
     urn = find_urn(current_index(), text)
     if urn is None:
-        return urn_not_found(text)
+        return lookup_answer(text)
     return redirect(resource_url(urn), 303)
 
 

@@ -7,10 +7,12 @@ contents, lookups and the links inside rendered content all go through :func:`re
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, urlsplit
 
 from flask import url_for
 
+from kg.kind import KINDS
 from kg.namespace import URN_PREFIX
 from server.services.formats import Format
 from server.services.index import SiteIndex
@@ -19,6 +21,8 @@ from server.services.index import SiteIndex
 EXTERNAL_SCHEMES = frozenset({"http", "https", "mailto"})
 #: What a fragment may hold as it is (RFC 3986 §3.5; ``%`` keeps what is encoded already).
 _FRAGMENT_SAFE = "!$&'()*+,;=:@/?-._~%"
+#: A bare code (``aia-01``, ``org-02``), or a maatregel's file prefix (``0-org-02``).
+_CODE = re.compile(r"(?:[0-9]+-)?([a-z]{3}-[0-9]{2})")
 
 
 def resource_url(iri: str, fmt: Format | None = None) -> str:
@@ -53,7 +57,8 @@ def content_href(href: str) -> str | None:
 def find_urn(index: SiteIndex, text: str) -> str | None:
     """The URN (``#fragment`` kept) that ``text`` names, if the graph has it.
 
-    ``text`` may be a URN in any case, a link that contains one, or a short ``mtr:org-02``.
+    ``text`` may be a URN in any case, a link that contains one, a short ``mtr:org-02``, or a
+    bare code that one document has (:func:`code_urns`).
     """
     text = text.strip().strip("<>").strip()
     start = text.lower().find("urn:")
@@ -63,4 +68,15 @@ def find_urn(index: SiteIndex, text: str) -> str | None:
         urn = index.canonical(base)
         if urn is not None:
             return f"{urn}#{fragment}" if hash_sign and fragment else urn
-    return None
+    by_code = code_urns(index, text)
+    return by_code[0] if len(by_code) == 1 else None
+
+
+def code_urns(index: SiteIndex, text: str) -> list[str]:
+    """The documents a bare code names (``org-02``, ``0-org-02``, ``aia-01``), of every kind
+    that has one by that code (``dat-01`` is a vereiste and a maatregel)."""
+    match = _CODE.fullmatch(text.strip().lower())
+    if match is None:
+        return []
+    found = (index.canonical(str(kind.urn(match.group(1)))) for kind in KINDS)
+    return [urn for urn in found if urn is not None]
