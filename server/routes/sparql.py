@@ -7,7 +7,16 @@
   ``Vary: Accept``;
 * at most ``Settings.max_rows`` rows or triples, said in ``X-Result-Limit`` and
   ``X-Result-Truncated``; a query stopped at ``Settings.query_timeout`` gets ``503``;
-* without a query: the service description (RDF), or the query form for browsers.
+* without a query: the service description (RDF), or the query workbench for browsers.
+
+A client that prefers HTML (a browser; or ``format=html``) gets the workbench instead of a
+result format: the form (it POSTs ``query=``, the protocol's own form encoding, so long queries
+fit), the answer as a table of :data:`server.services.workbench.PAGE_SIZE` rows a page
+(``page=``) with labels and links, download buttons for every format, the example library. Only
+there are the common prefixes predeclared (:func:`server.services.sparql_text.with_prefixes`),
+and errors are a page with the query kept: a syntax error at its line and column in the user's
+text, a refusal (``400``), a limit (``503``). Every other client gets the protocol, the query run
+as sent.
 
 To the letter of the SPARQL 1.1 Protocol, and of 1.2 where it says more: exactly one query
 (``400`` for two); at most one ``version`` (SPARQL 1.2: a parameter, or the ``version``
@@ -26,9 +35,7 @@ when the evaluation raised, in one line when the query process died of a signal)
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from werkzeug.datastructures import MIMEAccept, MultiDict
@@ -36,7 +43,8 @@ from werkzeug.exceptions import BadRequest, RequestURITooLarge, UnsupportedMedia
 from werkzeug.http import parse_accept_header
 
 from kg.config import Settings
-from kg.manifest import DUMPS
+from kg.manifest import DUMPS, ONTOLOGY
+from kg.namespace import AK_IRI
 from server.services.dataset import DATA_GRAPH, ONTOLOGY_GRAPH, current_dataset
 from server.services.endpoint import service_description
 from server.services.examples import EXAMPLES
@@ -47,8 +55,8 @@ from server.services.formats import (
     choose_format,
     serialize_triples,
 )
+from server.services.index import current_index
 from server.services.query import (
-    Answer,
     QueryDied,
     QueryFailed,
     QueryNotAcceptable,
@@ -59,7 +67,8 @@ from server.services.query import (
     run_query,
 )
 from server.services.responses import not_acceptable, plain_text
-from server.services.sparql_text import QueryRefused
+from server.services.sparql_text import PREDECLARED, QueryRefused, locate_error, with_prefixes
+from server.services.workbench import WorkbenchView, page_number, show_answer
 
 blueprint = Blueprint("sparql", __name__)
 
@@ -95,29 +104,33 @@ def endpoint() -> Response:
     if protocol.query is None:
         return describe_service(protocol.format_param)
     offers = (*RESULT_FORMATS, *GRAPH_FORMATS, HTML)
-    for_html = choose_format(request.accept_mimetypes, protocol.format_param, offers) is HTML
-    answer = run_query(
-        current_dataset().store,
-        QueryRequest(
-            text=protocol.query,
-            default_graphs=protocol.default_graphs,
-            named_graphs=protocol.named_graphs,
-            accept=_FOR_HTML if for_html else request.accept_mimetypes,
-            format_param=None if for_html else protocol.format_param,
-            max_rows=settings.max_rows,
-            max_bytes=settings.max_request_bytes,
-            base_iri=url_for("sparql.endpoint", _external=True),
-        ),
-        settings.query_timeout,
-    )
-    if for_html:
-        response = render_form(protocol.query, answer)
+    if choose_format(request.accept_mimetypes, protocol.format_param, offers) is HTML:
+        response = workbench(protocol, protocol.query, settings)
     else:
+        request_ = query_request(protocol, protocol.query, settings)
+        answer = run_query(current_dataset().store, request_, settings.query_timeout)
         response = Response(answer.body, content_type=answer.format.content_type)
+        response.headers["X-Result-Truncated"] = "true" if answer.truncated else "false"
     response.headers["X-Result-Limit"] = str(settings.max_rows)
-    response.headers["X-Result-Truncated"] = "true" if answer.truncated else "false"
     response.vary.add("Accept")
     return response
+
+
+def query_request(
+    protocol: ProtocolRequest, text: str, settings: Settings, for_html: bool = False
+) -> QueryRequest:
+    """The sandbox's request for ``text`` on the protocol's dataset; ``for_html``: in the
+    formats the workbench reads (SPARQL JSON, Turtle), whatever the client accepts."""
+    return QueryRequest(
+        text=text,
+        default_graphs=protocol.default_graphs,
+        named_graphs=protocol.named_graphs,
+        accept=_FOR_HTML if for_html else request.accept_mimetypes,
+        format_param=None if for_html else protocol.format_param,
+        max_rows=settings.max_rows,
+        max_bytes=settings.max_request_bytes,
+        base_iri=url_for("sparql.endpoint", _external=True),
+    )
 
 
 def read_protocol_request(settings: Settings) -> ProtocolRequest:
@@ -189,7 +202,7 @@ def describe_service(format_param: str | None) -> Response:
     if chosen is None:
         return not_acceptable(offers, lambda fmt: url_for("sparql.endpoint", format=fmt.key))
     if chosen is HTML:
-        response = render_form(None, None)
+        response = render_workbench(WorkbenchView(query=EXAMPLES[0].text))
     else:
         endpoint_url = url_for("sparql.endpoint", _external=True)
         triples = service_description(current_dataset().store, endpoint_url, current_settings())
@@ -198,29 +211,57 @@ def describe_service(format_param: str | None) -> Response:
     return response
 
 
-def render_form(query: str | None, answer: Answer | None) -> Response:
-    """The HTML query form, with the answer to ``query`` below it when there is one."""
-    table: dict[str, Any] | None = None
-    text: str | None = None
-    if answer is not None:
-        if answer.format in RESULT_FORMATS:
-            table = json.loads(answer.body)
-        else:
-            text = answer.body.decode("utf-8")
+def workbench(protocol: ProtocolRequest, query: str, settings: Settings) -> Response:
+    """The workbench with the answer to ``query`` (the predeclared prefixes it lacks declared
+    in front), or with the query kept and what went wrong: a syntax error at its line and
+    column, a refusal (``400``), a limit (``503``)."""
+    prepared = with_prefixes(query)
+    view = WorkbenchView(query, prepared, protocol.default_graphs, protocol.named_graphs)
+    try:
+        answer = run_query(
+            current_dataset().store,
+            query_request(protocol, prepared.text, settings, for_html=True),
+            settings.query_timeout,
+        )
+    except QuerySyntaxError as error:
+        problem = locate_error(str(error), prepared, query)
+        return render_workbench(replace(view, problem=problem), 400)
+    except QueryRefused as error:
+        return render_workbench(replace(view, refusal=str(error)), 400)
+    except QueryStopped as error:
+        current_app.logger.warning("SPARQL (workbench) stopped: %s", error)
+        return render_workbench(replace(view, refusal=_stopped_message(error)), 503)
+    page = page_number(request.values.get("page"))
+    shown = show_answer(answer, page, current_index())
+    response = render_workbench(replace(view, shown=shown))
+    response.headers["X-Result-Truncated"] = "true" if answer.truncated else "false"
+    return response
+
+
+def render_workbench(view: WorkbenchView, status: int = 200) -> Response:
+    """The workbench page: the form, the predeclared prefixes, the answer or the error, the
+    example library."""
     body = render_template(
         "sparql.html",
-        query=query or EXAMPLES[0].query,
+        view=view,
         examples=EXAMPLES,
-        table=table,
-        text=text,
-        answer=answer,
+        predeclared=PREDECLARED,
         settings=current_settings(),
-        formats=(*RESULT_FORMATS, *GRAPH_FORMATS),
+        result_formats=RESULT_FORMATS,
+        graph_formats=GRAPH_FORMATS,
         dumps=DUMPS,
         data_graph=DATA_GRAPH,
         ontology_graph=ONTOLOGY_GRAPH,
+        vocabulary=AK_IRI,
+        ontology_file=ONTOLOGY.served_as,
     )
-    return Response(body, content_type=HTML.content_type)
+    return Response(body, status, content_type=HTML.content_type)
+
+
+def _stopped_message(error: QueryStopped) -> str:
+    if isinstance(error, QueryTimeout):
+        return f"De vraag duurde te lang en is gestopt: {error}"
+    return f"De vraag is gestopt bij een grens van de server: {error}"
 
 
 @blueprint.errorhandler(QuerySyntaxError)

@@ -15,6 +15,11 @@ Other long constructs (chains of ``+``, ``!``, ``/``, ``BIND``) are linear, not 
 are bounded by the size limit and by the large stack the query runs on
 (:mod:`server.services.query`). The lexer is linear in the query's length; every other error
 is left to the engine's parser, whose message is more precise.
+
+The same lexer serves the workbench: which prefixes a query declares and uses
+(:func:`with_prefixes` declares the predeclared ones it lacks in front of it), and where the
+parser's error is in the text the user wrote (:func:`locate_error`: the engine counts lines in
+the text it was given, prefixes included; its grammar dump is shortened).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from kg.namespace import PREFIXES
 
 #: How deep ``{ } ( ) [ ]`` may nest, all kinds counted together.
 MAX_DEPTH = 64
@@ -118,3 +125,110 @@ def check_query(text: str, max_bytes: int) -> Outline:
     if seen.uses_service:
         raise QueryRefused("SERVICE: federated queries are not supported (no outbound requests)")
     return seen
+
+
+# -- Predeclared prefixes (the workbench, the example library) -------------------------------
+
+#: The prefixes a query on the workbench may use without declaring them.
+PREDECLARED: dict[str, str] = {
+    name: PREFIXES[name] for name in ("ak", "rdf", "rdfs", "skos", "dcterms", "owl", "xsd", "prov")
+}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A query with the predeclared prefixes it lacks declared in front of it."""
+
+    text: str
+    #: The prefixes declared in front, one line each.
+    added: tuple[str, ...]
+
+    @property
+    def lines_added(self) -> int:
+        return len(self.added)
+
+
+def declared_prefixes(text: str) -> frozenset[str]:
+    """The prefix names the query declares itself (``PREFIX ak: <…>`` gives ``ak``)."""
+    declared: set[str] = set()
+    after_prefix = False
+    for kind, value in tokens(text):
+        if after_prefix and kind == "word" and value.endswith(":"):
+            declared.add(value[:-1])
+        after_prefix = kind == "word" and value.upper() == "PREFIX"
+    return frozenset(declared)
+
+
+def used_prefixes(text: str) -> frozenset[str]:
+    """The prefix names of the prefixed names in the query (``ak:Maatregel`` gives ``ak``)."""
+    return frozenset(
+        value.partition(":")[0]
+        for kind, value in tokens(text)
+        if kind == "word" and ":" in value and value[0] not in "?$@" and not value.startswith("_:")
+    )
+
+
+def with_prefixes(text: str) -> Prepared:
+    """``text`` with a ``PREFIX`` line in front for each predeclared prefix it does not
+    declare itself (its own declaration wins)."""
+    declared = declared_prefixes(text)
+    added = tuple(name for name in PREDECLARED if name not in declared)
+    header = "".join(f"PREFIX {name}: <{PREDECLARED[name]}>\n" for name in added)
+    return Prepared(header + text, added)
+
+
+# -- Where a syntax error is ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    """A parser error, at its place in the text the user wrote (1-based line and column)."""
+
+    line: int | None
+    column: int | None
+    #: The parser's message without its position, shortened.
+    message: str
+    #: The user's line the error is on, if it has one.
+    source_line: str | None
+    #: Prefixes the query uses but nobody declares (the engine's message does not say so).
+    undeclared: tuple[str, ...]
+
+    @property
+    def pointer(self) -> str:
+        """A ``^`` under the error's column of :attr:`source_line` (its tabs kept, so that it
+        lines up in a ``<pre>``)."""
+        if self.source_line is None or self.column is None:
+            return ""
+        before = self.source_line[: self.column - 1]
+        return "".join("\t" if ch == "\t" else " " for ch in before) + "^"
+
+
+#: A parser message is cut after this many characters (its grammar dump can run to pages).
+MESSAGE_CHARS = 200
+
+
+def locate_error(message: str, prepared: Prepared, user_text: str) -> SyntaxProblem:
+    """The engine's ``error at L:C: …`` on ``prepared.text``, moved back to ``user_text``."""
+    line, column, rest = _position(message)
+    if line is not None:
+        line -= prepared.lines_added
+        if line < 1:  # not in the user's text (cannot happen with valid declarations)
+            line = column = None
+    lines = user_text.splitlines()
+    source_line = lines[line - 1] if line is not None and line <= len(lines) else None
+    first = rest.strip().splitlines()[0] if rest.strip() else "syntax error"
+    if len(first) > MESSAGE_CHARS:
+        first = first[:MESSAGE_CHARS].rstrip(", ") + " …"
+    known = declared_prefixes(user_text) | PREDECLARED.keys()
+    undeclared = tuple(sorted(used_prefixes(user_text) - known))
+    return SyntaxProblem(line, column, first, source_line, undeclared)
+
+
+def _position(message: str) -> tuple[int | None, int | None, str]:
+    """``(line, column, the rest)`` of ``error at 3:11: expected …``; no position: Nones."""
+    head, sep, rest = message.partition(": ")
+    where = head.removeprefix("error at ")
+    line, colon, column = where.partition(":")
+    if sep and where != head and colon and line.isdigit() and column.isdigit():
+        return int(line), int(column), rest
+    return None, None, message
