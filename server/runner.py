@@ -5,16 +5,35 @@ entry-point group ``algoritmekader_kg.commands`` (``pyproject.toml``) and found 
 so the layers stay one-way (the server imports ``kg``, never the reverse). ``kg`` loads this
 module only when ``serve`` is asked for (or for the help), so Flask and gunicorn cost a build
 nothing.
+
+**Worker model.** gunicorn's sync workers serve one connection at a time: two idle TCP
+connections (slowloris) held both workers until the worker timeout, and 16 of 18 health probes
+failed over a minute. So the workers are threaded (gunicorn's ``gthread``, ``--threads`` per
+worker): a connection waits in the worker's poller, costing no thread, until its request's
+first bytes are there (:class:`Worker` puts every new connection there, where gunicorn would
+give each a thread for up to 5 s first; idle ones are closed after the keep-alive time), and a
+slow query holds one thread, not the worker. Not the async workers (gevent, eventlet): the
+engine's queries and page rendering are blocking C calls, which would stall every connection
+of the worker. A client that sends its headers or body slowly still holds one thread while it
+does; a buffering front (nginx) takes those off the workers. Threads rule out forking a child
+per query (a fork may copy a lock another thread holds), which the query lane never does
+(:mod:`server.services.pool`).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import selectors
+import socket
 import sys
+import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from kg.config import Settings
 from kg.manifest import MANIFEST
@@ -26,6 +45,26 @@ if TYPE_CHECKING:
 EXIT_ERROR = 2
 
 
+class Worker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's threaded worker, but a new connection waits in the poller (no thread) until
+    it has sent something, and is closed after the keep-alive time if it sends nothing."""
+
+    def accept(self, listener: socket.socket) -> None:
+        try:
+            client, address = listener.accept()
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        connection = TConn(self.cfg, client, address, listener.getsockname())  # non-blocking
+        connection.timeout = time.monotonic() + self.cfg.keepalive
+        self.pending_conns.append(connection)
+        self.poller.register(
+            client, selectors.EVENT_READ, partial(self.on_pending_socket_readable, connection)
+        )
+
+
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -34,6 +73,8 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         self.cfg.set("bind", f"{self.settings.host}:{self.settings.port}")
         self.cfg.set("workers", self.settings.workers)
+        self.cfg.set("worker_class", Worker)
+        self.cfg.set("threads", self.settings.threads)
         # A worker is killed if a request hangs well past the query timeout.
         self.cfg.set("timeout", int(self.settings.query_timeout) + 20)
         self.cfg.set("accesslog", "-")
@@ -52,9 +93,38 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return create_app(self.settings)
 
 
+#: The flags of the worker model and the query lane: flag, type, help.
+_LANE_FLAGS: tuple[tuple[str, type, str], ...] = (
+    ("--threads", int, "threads per worker (default 4; KG_THREADS)"),
+    (
+        "--max-answer-bytes",
+        int,
+        "bytes per SPARQL answer at most (default 32 MiB; KG_MAX_ANSWER_BYTES)",
+    ),
+    (
+        "--query-processes",
+        int,
+        "query processes kept per worker (default 2; KG_QUERY_PROCESSES)",
+    ),
+    (
+        "--cheap-seconds",
+        float,
+        "processor seconds that make a query heavy (default 0.1; KG_CHEAP_SECONDS)",
+    ),
+    (
+        "--heavy-per-client",
+        int,
+        "heavy queries per client at a time (default 1; KG_HEAVY_PER_CLIENT)",
+    ),
+    ("--heavy-total", int, "heavy queries at a time, all workers (default 2; KG_HEAVY_TOTAL)"),
+)
+
+
 class Serve:
     """``kg serve [--content DIR | --dist DIR] [--host H] [--port P] [--workers N]
-    [--query-timeout S] [--max-rows N]``: each flag sets the setting of its name."""
+    [--query-timeout S] [--max-rows N] [--threads N] [--max-answer-bytes N]
+    [--query-processes N] [--cheap-seconds S] [--heavy-per-client N] [--heavy-total N]``: each
+    flag sets the setting of its name."""
 
     help = "serve SPARQL, dumps and URN pages over HTTP"
 
@@ -81,6 +151,8 @@ class Serve:
             type=int,
             help="result rows per answer at most (default 10000; KG_MAX_ROWS)",
         )
+        for flag, kind, text in _LANE_FLAGS:
+            parser.add_argument(flag, type=kind, help=text)
 
     def run(self, settings: Settings, args: argparse.Namespace, build: Builder) -> int:
         return run_server(

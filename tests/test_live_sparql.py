@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import socket
 import threading
 import time
@@ -223,7 +224,8 @@ def test_slow_query_is_stopped_while_others_are_answered(quick_server: LiveServe
     thread = threading.Thread(target=slow)
     thread.start()
     time.sleep(0.3)
-    assert grandchildren(quick_server.process.pid)  # the slow query's process
+    during = grandchildren(quick_server.process.pid)
+    assert during  # the query processes, the slow query's among them
     answered = 0
     while thread.is_alive():
         started = time.monotonic()
@@ -237,9 +239,26 @@ def test_slow_query_is_stopped_while_others_are_answered(quick_server: LiveServe
     assert b"timeout" in outcome["body"]  # type: ignore[operator]
     assert outcome["elapsed"] < 2 + 1  # type: ignore[operator]
     assert answered >= 5
-    # the query's process is gone: the work really stopped
-    time.sleep(0.2)
-    assert not grandchildren(quick_server.process.pid)
+    # the slow query's process is gone (killed, and replaced by a fresh one), and no query
+    # process goes on computing: the work really stopped
+    time.sleep(0.5)
+    after = grandchildren(quick_server.process.pid)
+    assert during - after
+    before_cpu = cpu_seconds(after)
+    time.sleep(0.5)
+    assert cpu_seconds(after) - before_cpu < 0.2
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """User and system CPU time (s) the processes ``pids`` have used, from /proc."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def test_no_outbound_connection(live_server: LiveServer) -> None:

@@ -1,32 +1,36 @@
-"""Running a SPARQL query: read-only, bounded in time, rows and reach.
+"""Running a SPARQL query: read-only, bounded in time, rows, bytes and reach.
 
-Oxigraph cannot cancel a running query, so every query runs in a child process forked from the
-worker: the child shares the worker's store copy-on-write (nothing is copied up front; the
-round trip costs about 5 ms, see ``bench/query.py``), evaluates the query, serialises the
-answer and sends it back through a pipe. When the time is up the worker kills the child, which
-really stops the work. Forking expects a single-threaded worker (gunicorn's sync workers; the
-store spawns no threads). Before it evaluates anything the child shuts itself in:
+Oxigraph cannot cancel a running query, so no query runs in the web worker: it goes to a
+sandboxed query process that can be killed when the time is up, which really stops the work.
+On the server that is a process of the worker's query lane (:mod:`server.services.pool`:
+pre-started, reused, replaced when killed or dead; a query of the request's snapshot); any
+other store (a test's, the bench's) gets a child forked for the one query
+(:func:`run_in_child`), which shares the store copy-on-write. Both shut themselves in the same
+way before they evaluate anything (:mod:`server.services.pool_child` for the lane):
 
 * every file descriptor but the pipe is closed and ``RLIMIT_NOFILE`` is 1, so it cannot open a
   socket or a file: a query can reach nothing outside the store, whatever it says (Oxigraph has
   an HTTP client for ``SERVICE``; this makes it fail instead of connecting);
-* ``RLIMIT_CPU`` is the timeout plus a second, so the kernel stops it even if the worker
-  is gone;
-* ``RLIMIT_AS`` gives it :data:`MEMORY_HEADROOM` bytes more than the worker has;
+* ``RLIMIT_CPU`` is the timeout plus a second (beyond what it used before), so the kernel
+  stops it even if the worker is gone;
+* ``RLIMIT_AS`` gives it :data:`MEMORY_HEADROOM` bytes more than it has;
 * ``RLIMIT_CORE`` is 0: a query process that crashes leaves no core file behind;
 * the query is evaluated on a thread whose stack has :data:`STACK_PER_BYTE` bytes per byte
   of query (at least :data:`MIN_STACK`), so that constructs that are long rather than deep
   (a chain of ``+`` or ``BIND``, which the engine also handles recursively) cannot overflow it.
 
+The answer is written once, in its final format, inside the query process and so inside its
+time limit, and at most ``max_answer_bytes`` long (:mod:`server.services.pool_answers`).
 Queries that are too large or too deeply nested, updates and ``SERVICE`` are refused before any
 of this (:func:`server.services.sparql_text.check_query`), with a message saying why.
 
 How the query process ends decides the answer, and no ending is reported as another: its
-answer or error (through the pipe); killed here at the timeout, or by the kernel at
-``RLIMIT_CPU`` (``SIGXCPU``): :class:`QueryTimeout`; aborted by the allocator at ``RLIMIT_AS``
-(``SIGABRT``) or out of memory in Python: :class:`QueryOutOfMemory`; any other signal it did
-not get from here (``SIGSEGV``, ``SIGKILL`` from the kernel's OOM killer): :class:`QueryDied`;
-an exit without an answer: :class:`QueryFailed`.
+answer or error; killed here at the timeout, or by the kernel at ``RLIMIT_CPU``
+(``SIGXCPU``): :class:`QueryTimeout`; aborted by the allocator at ``RLIMIT_AS`` (``SIGABRT``)
+or out of memory in Python: :class:`QueryOutOfMemory`; an answer over the byte cap:
+:class:`QueryAnswerTooLarge`; any other signal it did not get from here (``SIGSEGV``,
+``SIGKILL`` from the kernel's OOM killer): :class:`QueryDied`; an exit without an answer:
+:class:`QueryFailed`.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,20 +54,19 @@ from werkzeug.datastructures import MIMEAccept
 
 from kg.bounded import limit_memory
 from kg.config import Settings
+from kg.serialization import prefix_map
 from server.services.formats import (
     GRAPH_FORMATS,
+    NTRIPLES,
     RESULT_FORMATS,
-    RESULTS_CSV,
-    RESULTS_JSON,
-    RESULTS_TSV,
-    RESULTS_XML,
     Format,
     choose_format,
-    serialize_triples,
 )
+from server.services.pool import lane_target
+from server.services.pool_child import Outcome, evaluate_job
 from server.services.sparql_text import QueryRefused, check_query, outline
 
-#: Address space a query's child process may use on top of the worker's.
+#: Address space a query's process may use on top of what it has when it starts.
 MEMORY_HEADROOM = 2 * 1024**3
 #: Stack for the evaluation per byte of query text. Measured on an 8 MiB stack: nested braces
 #: need 1.9 KiB per byte of query (and are refused past ``MAX_DEPTH`` anyway), a chain of ``!``
@@ -75,13 +78,8 @@ MIN_STACK = 64 * 1024**2
 #: query with thousands of variables gets fewer rows (truncated), not an answer of gigabytes.
 VALUES_PER_ROW = 100
 
-_RESULTS_FORMATS: dict[Format, ox.QueryResultsFormat] = {
-    RESULTS_JSON: ox.QueryResultsFormat.JSON,
-    RESULTS_XML: ox.QueryResultsFormat.XML,
-    RESULTS_CSV: ox.QueryResultsFormat.CSV,
-    RESULTS_TSV: ox.QueryResultsFormat.TSV,
-}
 _OUT_OF_MEMORY = f"the query was stopped: it needed more than {MEMORY_HEADROOM >> 20} MiB of memory"
+_BY_KEY = {fmt.key: fmt for fmt in (*RESULT_FORMATS, *GRAPH_FORMATS)}
 
 
 class QuerySyntaxError(ValueError):
@@ -106,6 +104,10 @@ class QueryTimeout(QueryStopped):
 
 class QueryOutOfMemory(QueryStopped):
     """It ran out of memory (the allocator aborts the child at ``RLIMIT_AS``)."""
+
+
+class QueryAnswerTooLarge(QueryStopped):
+    """Its answer would have more than ``max_answer_bytes``."""
 
 
 class QueryFailed(RuntimeError):
@@ -147,6 +149,8 @@ class QueryRequest:
     #: Protocol, "Determining the Base IRI"); a ``BASE`` in the query wins. None: a relative
     #: IRI is a syntax error.
     base_iri: str | None = None
+    #: The answer may have at most this many bytes; None: the server's ``max_answer_bytes``.
+    max_answer_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,30 +161,77 @@ class Answer:
     truncated: bool
 
 
+def job_for(request: QueryRequest, max_answer_bytes: int) -> dict[str, Any]:
+    """What a query process needs to answer ``request``, as plain values: the format of each
+    kind of answer the client accepts (None: 406 for that kind), the dataset, the limits."""
+    accept = request.accept or MIMEAccept()
+    results = choose_format(accept, request.format_param, RESULT_FORMATS)
+    graph = choose_format(accept, request.format_param, GRAPH_FORMATS)
+    size = len(request.text.encode("utf-8", "surrogatepass"))
+    return {
+        "text": request.text,
+        "base_iri": request.base_iri,
+        "dataset": _dataset(request),
+        "results": results.key if results else None,
+        "graph": graph.key if graph else None,
+        "prefixes": None if graph in (None, NTRIPLES) else prefix_map(),
+        "max_rows": request.max_rows,
+        "values_per_row": VALUES_PER_ROW,
+        "max_bytes": request.max_answer_bytes or max_answer_bytes,
+        "stack": max(MIN_STACK, STACK_PER_BYTE * size),
+    }
+
+
 def evaluate(store: ox.Store, request: QueryRequest) -> Answer:
-    """Run ``request`` here, in this process (the child does this), and serialise the answer."""
-    try:
-        result = store.query(request.text, base_iri=request.base_iri, **dataset_arguments(request))
-    except SyntaxError as error:
-        raise QuerySyntaxError(str(error)) from None
-    offers = GRAPH_FORMATS if isinstance(result, ox.QueryTriples) else RESULT_FORMATS
-    chosen = choose_format(request.accept or MIMEAccept(), request.format_param, offers)
-    if chosen is None:
-        raise QueryNotAcceptable(offers)
-    if isinstance(result, ox.QueryBoolean):
-        return Answer(chosen, _bytes(result.serialize(format=_RESULTS_FORMATS[chosen])), False)
-    if isinstance(result, ox.QueryTriples):
-        triples, truncated = _take(result, request.max_rows)
-        return Answer(chosen, serialize_triples(triples, chosen), truncated)
-    variables = [variable.value for variable in result.variables]
-    budget = request.max_rows * VALUES_PER_ROW // max(len(variables), 1)
-    rows, truncated = _take(result, max(1, min(request.max_rows, budget)))
-    # The rows kept, written as SPARQL TSV (a solution iterates over its values in the order of
-    # ``variables``) and read back, are a result set Oxigraph serialises in the format asked for.
-    tsv = "\t".join(f"?{name}" for name in variables) + "\n"
-    tsv += "".join("\t".join(map(_tsv_term, row)) + "\n" for row in rows)
-    kept = ox.parse_query_results(tsv, ox.QueryResultsFormat.TSV)
-    return Answer(chosen, _bytes(kept.serialize(format=_RESULTS_FORMATS[chosen])), truncated)
+    """Run ``request`` here, in this process (a forked child does this), and serialise the
+    answer."""
+    outcome = evaluate_job(store, job_for(request, Settings.max_answer_bytes))
+    return answer_of(outcome, 0)
+
+
+def answer_of(outcome: Outcome, timeout: float) -> Answer:
+    """The answer a query process sent, or the exception for what it sent or how it ended."""
+    kind = outcome[0]
+    if kind == "answer":
+        _, key, body, truncated = outcome
+        return Answer(_BY_KEY[key], body, truncated)
+    message = outcome[1] if len(outcome) > 1 else ""
+    raise _failure(kind, message, timeout)
+
+
+def _failure(kind: str, message: Any, timeout: float) -> Exception:
+    if kind == "signal":
+        return _killed_by(message, timeout)
+    failures: dict[str, Callable[[], Exception]] = {
+        "syntax": lambda: QuerySyntaxError(message),
+        "not-acceptable": lambda: QueryNotAcceptable(
+            GRAPH_FORMATS if message == "graph" else RESULT_FORMATS
+        ),
+        "refused": lambda: QueryRefused(message),
+        "memory": lambda: QueryOutOfMemory(_OUT_OF_MEMORY),
+        "too-large": lambda: QueryAnswerTooLarge(f"the query was stopped: {message}"),
+        "timeout": lambda: QueryTimeout(f"the query was stopped after {timeout:g} s"),
+        "exit": lambda: QueryFailed(
+            f"the query process ended without an answer (exit status {message})"
+        ),
+    }
+    return failures.get(kind, lambda: QueryFailed(str(message)))()
+
+
+def _killed_by(number: int, timeout: float) -> Exception:
+    if number == signal.SIGXCPU:  # the kernel, at RLIMIT_CPU
+        return QueryTimeout(f"the query was stopped after {timeout:g} s of processor time")
+    if number == signal.SIGABRT:  # the allocator, at RLIMIT_AS
+        return QueryOutOfMemory(_OUT_OF_MEMORY)
+    return QueryDied(number)
+
+
+def _dataset(request: QueryRequest) -> Any:
+    """The request's dataset as plain values (:func:`dataset_arguments`, checked here)."""
+    arguments = dataset_arguments(request)
+    if "default_graph" in arguments:
+        return (request.default_graphs, request.named_graphs)
+    return "union" if arguments else "query"
 
 
 def dataset_arguments(request: QueryRequest) -> dict[str, Any]:
@@ -200,11 +251,15 @@ def dataset_arguments(request: QueryRequest) -> dict[str, Any]:
 
 
 def run_query(store: ox.Store, request: QueryRequest, timeout: float) -> Answer:
-    """:func:`check_query`, then :func:`evaluate` in a sandboxed child process, stopped after
-    ``timeout`` seconds."""
+    """:func:`check_query`, then the query in a sandboxed process, stopped after ``timeout``
+    seconds: a process of the query lane for the request's snapshot, else a forked child."""
     check_query(request.text, request.max_bytes)
-    stack = max(MIN_STACK, STACK_PER_BYTE * len(request.text.encode("utf-8", "surrogatepass")))
-    return run_in_child(lambda: evaluate(store, request), timeout, stack)
+    target = lane_target(store)
+    if target is None:
+        stack = max(MIN_STACK, STACK_PER_BYTE * len(request.text.encode("utf-8", "surrogatepass")))
+        return run_in_child(lambda: evaluate(store, request), timeout, stack)
+    job = job_for(request, target.lane.max_answer_bytes)
+    return answer_of(target.lane.run(target, job, timeout, MEMORY_HEADROOM), timeout)
 
 
 def run_in_child(work: Callable[[], Answer], timeout: float, stack: int = MIN_STACK) -> Answer:
@@ -232,12 +287,7 @@ def run_in_child(work: Callable[[], Answer], timeout: float, stack: int = MIN_ST
 def _outcome_of(data: bytes, status: int, timeout: float) -> Answer:
     """The answer of a child that ended by itself, or what the way it ended means."""
     if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
-        if number == signal.SIGXCPU:  # the kernel, at RLIMIT_CPU
-            raise QueryTimeout(f"the query was stopped after {timeout:g} s of processor time")
-        if number == signal.SIGABRT:  # the allocator, at RLIMIT_AS
-            raise QueryOutOfMemory(_OUT_OF_MEMORY)
-        raise QueryDied(number)
+        raise _killed_by(os.WTERMSIG(status), timeout)
     if not data:
         code = os.waitstatus_to_exitcode(status)
         raise QueryFailed(f"the query process ended without an answer (exit status {code})")
@@ -277,7 +327,7 @@ def _outcome(work: Callable[[], Answer]) -> Answer | Exception:
     """``work()``'s answer, or what the worker should raise instead."""
     try:
         return work()
-    except (QuerySyntaxError, QueryNotAcceptable) as error:
+    except (QuerySyntaxError, QueryNotAcceptable, QueryRefused, QueryStopped, QueryFailed) as error:
         return error
     except MemoryError:
         return QueryOutOfMemory(_OUT_OF_MEMORY)
@@ -327,27 +377,3 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def _take(items: Iterator[Any], limit: int) -> tuple[list[Any], bool]:
-    taken: list[Any] = []
-    for item in items:
-        if len(taken) == limit:
-            return taken, True
-        taken.append(item)
-    return taken, False
-
-
-def _tsv_term(term: Any) -> str:
-    """A term in SPARQL TSV: Oxigraph's own syntax, but ``<<( … )>>`` around a triple term."""
-    if term is None:
-        return ""
-    if type(term) is ox.Triple:
-        parts: Sequence[Any] = (term.subject, term.predicate, term.object)
-        return "<<( " + " ".join(_tsv_term(part) for part in parts) + " )>>"
-    return str(term)
-
-
-def _bytes(data: bytes | None) -> bytes:
-    assert data is not None  # no output file given: the bytes are returned
-    return data
