@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
 
 VOID_ELEMENTS = frozenset(
     {
@@ -131,3 +133,55 @@ def parse_html(text: str) -> Element:
     builder.feed(text)
     builder.close()
     return builder.root
+
+
+def require_tool(name: str, *folders: str) -> str:
+    """The path of the program ``name`` (on PATH or in ``folders``). Missing: the test fails
+    in CI (``CI`` set: ``.ci/run`` installs it) and is skipped, with the reason, elsewhere."""
+    import os
+    import shutil
+
+    import pytest
+
+    found = shutil.which(name) or next(
+        (path for folder in folders if os.access(path := f"{folder}/{name}", os.X_OK)), None
+    )
+    if found is None:
+        message = f"{name} is not installed (.ci/run installs it from Debian's packages)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+CHROMIUM_OPTIONS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+def chromium(profile: Path, width: int = 1280, height: int = 1600) -> Any:
+    """Headless Chromium from Debian's packages (``chromium``, ``chromium-driver``: ``.ci/run``
+    installs them), driven by Selenium with the driver's path given, so Selenium Manager never
+    downloads anything; its console log is kept (``get_log("browser")``). Missing: see
+    :func:`require_tool`."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = require_tool("chromium")
+    for option in CHROMIUM_OPTIONS:
+        options.add_argument(option)
+    options.add_argument(f"--window-size={width},{height}")
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(executable_path=require_tool("chromedriver"))
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_page_load_timeout(30)
+    return driver
