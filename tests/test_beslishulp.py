@@ -26,6 +26,7 @@ from flask import Flask
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF
 
+from kg.cli import main
 from kg.decision_conditions import ConditionError, holds, labels_of, parse, show
 from kg.decision_graph import tree_triples
 from kg.decision_tree import DecisionTree, load_tree
@@ -400,8 +401,62 @@ def test_a_publication_without_the_tree_has_no_page(
     assert "--beslishulp" in response.text
 
 
+def test_the_header_links_the_beslishulp_only_where_there_is_one(
+    make_app: Callable[..., Flask], sample_dist: Path, app: Flask
+) -> None:
+    for served, expected in ((make_app(sample_dist), []), (app, ["/beslishulp"])):
+        nav = parse_html(served.test_client().get("/applicable").text).find("nav")
+        assert [href for href in nav.links() if href.startswith("/beslishulp")] == expected
+
+
 #: A high-risk deployer (see tests/test_profiles.py for the reasoning).
 DEPLOYER = [1, 5, 1, 1, 2, 1, 2, 2, 2]
+
+
+# -- kg beslishulp -----------------------------------------------------------------------------
+
+
+def test_the_command_reads_the_tree_from_its_folder_or_the_publication(
+    beslishulp_dist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers = ",".join(map(str, DEPLOYER))
+    outputs = []
+    for tree in ([], ["--beslishulp", str(BESLISHULP)]):
+        command = ["beslishulp", "--dist", str(beslishulp_dist), *tree, "--answers", answers]
+        assert main(command) == 0
+        outputs.append(json.loads(capsys.readouterr().out))
+    assert outputs[0] == outputs[1]
+    assert outputs[0]["conclusie"]["id"] == "13.0.2"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--answers", "1,99"], "question 1.2 has no answer 99"),
+        (["--answers", "1,x"], "--answers takes answer numbers"),
+        (["--answer", "1.1=Misschien"], "question 1.1 has no answer 'Misschien'"),
+        (["--answer", "1.1=Ja", "--answer", "2.3=1"], "not asked on the path"),
+        (["--answer", "9.9=1"], "the tree has no question 9.9"),
+        (["--answer", "1.1"], "--answer takes QUESTION=ANSWER"),
+        (["--answers", "1", "--answer", "1.2=1"], "not both"),
+        (["--answers", "1,1,1,1,1,1,1,1,1,1,1,1,1,1"], "more answers than questions"),
+    ],
+)
+def test_answers_that_do_not_fit_are_exit_2_with_one_line(
+    beslishulp_dist: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    assert main(["beslishulp", "--dist", str(beslishulp_dist), *flags]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("kg: ") and captured.err.count("\n") == 1
+    assert message in captured.err
+
+
+def test_the_command_without_a_tree_is_exit_2(
+    sample_dist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["beslishulp", "--dist", str(sample_dist), "--answers", "1"]) == 2
+    assert "--beslishulp" in capsys.readouterr().err
 
 
 def test_the_exports_hold_the_list_of_the_page(app: Flask) -> None:

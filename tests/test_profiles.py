@@ -6,8 +6,9 @@ conclusion and the profile the labels stand for are written by hand from the tre
 reasoning in comments. The vereisten expected are computed from the front matter of the vereisten
 files alone (:func:`tests.test_applicable.expected`, PyYAML, the README's rule: per group the
 profile fills, one of its values; then the ``uitzondering`` exceptions). The page (walked one
-question at a time), ``GET /applicable``, ``kg applicable`` and the SPARQL query the answer
-carries must all give that.
+question at a time), ``GET /applicable``, ``kg beslishulp`` (with the answer numbers of the
+page's address), ``kg applicable`` (on the publication, and once on the content with the parse
+cache) and the SPARQL query the answer carries must all give that.
 """
 
 from __future__ import annotations
@@ -281,8 +282,9 @@ def vereisten(real_corpus: Path) -> dict[str, Vereiste]:
     return read_vereisten(real_corpus)
 
 
-def walk_the_page(app: Flask, answers: tuple[str, ...]) -> Any:
-    """Answer each question by the text of its answer, as the form does; the last page."""
+def walk_the_page(app: Flask, answers: tuple[str, ...]) -> tuple[Any, list[str]]:
+    """Answer each question by the text of its answer, as the form does; the last page and
+    the answer numbers its address holds."""
     client = app.test_client()
     numbers: list[str] = []
     page = parse_html(client.get("/beslishulp").text)
@@ -297,7 +299,20 @@ def walk_the_page(app: Flask, answers: tuple[str, ...]) -> Any:
         response = client.get("/beslishulp", query_string={"a": numbers})
         assert response.status_code == 200, response.text
         page = parse_html(response.text)
-    return page
+    return page, numbers
+
+
+@pytest.fixture(scope="module")
+def walked(app: Flask) -> Callable[[str], tuple[Any, list[str]]]:
+    """The page walk of a case, walked once per module."""
+    done: dict[str, tuple[Any, list[str]]] = {}
+
+    def walk(name: str) -> tuple[Any, list[str]]:
+        if name not in done:
+            done[name] = walk_the_page(app, CASES[name].answers)
+        return done[name]
+
+    return walk
 
 
 def test_there_are_at_least_twelve() -> None:
@@ -306,10 +321,10 @@ def test_there_are_at_least_twelve() -> None:
 
 @pytest.mark.parametrize("name", CASES)
 def test_the_page_lands_on_what_the_front_matter_says(
-    app: Flask, vereisten: dict[str, Vereiste], name: str
+    walked: Callable[[str], tuple[Any, list[str]]], vereisten: dict[str, Vereiste], name: str
 ) -> None:
     case = CASES[name]
-    page = walk_the_page(app, case.answers)
+    page, _ = walked(name)
     assert f"Conclusie {case.conclusion}" in page.by_id("conclusie-titel").text()
     shown_profile = {
         dt.text().strip(): dd.text().strip().split(", ")
@@ -358,33 +373,79 @@ def test_the_api_and_the_query_agree(app: Flask, vereisten: dict[str, Vereiste],
     assert bound == {urn for urn, _, _ in excluded}
 
 
-#: ``kg applicable`` builds the content at each call (6 s here): three profiles that between
-#: them fill every group, one with an exception that holds.
-CLI_CASES = (
-    "high-risk deployer",
-    "GPAI model provider with systemic risk",
-    "open-source GPAI system, no transparency duty, not high-risk",
-)
+def run_kg(arguments: list[str], capsys: pytest.CaptureFixture[str]) -> Any:
+    assert main(arguments) == 0
+    return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("name", CLI_CASES)
-def test_the_command_line_agrees(
-    app: Flask, real_corpus: Path, capsys: pytest.CaptureFixture[str], name: str
+@pytest.mark.parametrize("name", CASES)
+def test_the_beslishulp_command_answers_as_the_page(
+    app: Flask,
+    beslishulp_dist: Path,
+    vereisten: dict[str, Vereiste],
+    walked: Callable[[str], tuple[Any, list[str]]],
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+) -> None:
+    """``kg beslishulp --answers`` with the numbers of the page's address: the same conclusion,
+    profile and labels left out, and ``/applicable``'s answer, which is the front matter's."""
+    case = CASES[name]
+    _, numbers = walked(name)
+    data = run_kg(
+        ["beslishulp", "--dist", str(beslishulp_dist), "--answers", ",".join(numbers)], capsys
+    )
+    assert data["antwoorden"] == [int(n) for n in numbers]
+    assert [step["antwoordtekst"] for step in data["pad"]] == list(case.answers)
+    assert data["volgende_vraag"] is None
+    assert data["conclusie"]["id"] == case.conclusion
+    assert data["conclusie"]["verplichting"]
+    assert {item["label"] for item in data["niet_meegenomen"]} == case.ignored
+    if case.profile is None:
+        assert data["van_toepassing"] is None
+        return
+    assert data["profiel"] == case.profile
+    assert data["van_toepassing"] == api_json(app, case.profile)
+    applicable, excluded = expected(vereisten, case.profile)
+    assert {row["urn"] for row in data["van_toepassing"]["vereisten"]} == applicable
+    out = data["van_toepassing"]["uitgesloten"]
+    assert {(x["urn"], x["reden"], x["bron"]) for x in out} == excluded
+
+
+@pytest.mark.parametrize("name", [n for n, c in CASES.items() if c.profile is not None])
+def test_kg_applicable_on_the_publication_agrees(
+    app: Flask, beslishulp_dist: Path, capsys: pytest.CaptureFixture[str], name: str
 ) -> None:
     profile = CASES[name].profile
     assert profile is not None
     flags = [f"--{group}={value}" for group, values in profile.items() for value in values]
-    assert main(["applicable", "--content", str(real_corpus), *flags]) == 0
-    assert json.loads(capsys.readouterr().out) == api_json(app, profile)
+    data = run_kg(["applicable", "--dist", str(beslishulp_dist), *flags], capsys)
+    assert data == api_json(app, profile)
 
 
-def test_the_command_line_cases_cover_every_group() -> None:
-    groups = {group for name in CLI_CASES for group in CASES[name].profile or {}}
-    assert groups == {
-        "soort-toepassing",
-        "risicogroep",
-        "rol-ai-act",
-        "transparantieverplichting",
-        "systeemrisico",
-        "open-source",
-    }
+def test_answers_by_question_and_text_walk_the_same_path(
+    beslishulp_dist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    by_number = run_kg(["beslishulp", "--dist", str(beslishulp_dist), "--answers", "1,1"], capsys)
+    pairs = [f"--answer={s['vraag']}={s['antwoordtekst'].upper()}" for s in by_number["pad"]]
+    by_text = run_kg(["beslishulp", "--dist", str(beslishulp_dist), *reversed(pairs)], capsys)
+    assert by_text == by_number
+    assert by_text["conclusie"] is None
+    question = by_text["volgende_vraag"]
+    assert question["vraag"] == "1.3"
+    assert [a["nummer"] for a in question["antwoorden"]] == [1, 2]
+
+
+def test_kg_applicable_builds_with_the_parse_cache(
+    app: Flask, real_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without ``--dist`` the content is built; ``--cache`` keeps the parses, so a second call
+    parses nothing and writes nothing new to it, and answers the same."""
+    profile = CASES["open-source GPAI system, no transparency duty, not high-risk"].profile
+    assert profile is not None
+    flags = [f"--{group}={value}" for group, values in profile.items() for value in values]
+    command = ["applicable", "--content", str(real_corpus), "--cache", str(tmp_path), *flags]
+    first = run_kg(command, capsys)
+    entries = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert len(entries) > 100  # one per document of upstream's content
+    assert run_kg(command, capsys) == first == api_json(app, profile)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()) == entries

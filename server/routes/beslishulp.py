@@ -17,6 +17,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 from werkzeug.exceptions import BadRequest, NotFound
 
 from kg.decision_walk import MAX_STEPS, WalkError
+from kg.manifest import BESLISHULP
 from server.services.beslishulp import (
     current_tree,
     decide,
@@ -37,6 +38,13 @@ _EXPORTS = {
         export_xlsx,
     ),
 }
+
+
+@blueprint.app_context_processor
+def _beslishulp_link() -> dict[str, bool]:
+    """Whether the request's snapshot has the decision aid, for the header's link: its
+    manifest (read once per snapshot, with it) lists ``beslishulp.json``; no file is read."""
+    return {"has_beslishulp": BESLISHULP.name in current_dataset().manifest.files}
 
 
 @blueprint.get("/beslishulp")

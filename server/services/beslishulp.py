@@ -2,10 +2,10 @@
 
 The tree is the publication's ``beslishulp.json`` (``kg build --beslishulp``), read once per
 snapshot and kept on the application (keyed by the snapshot's folder, which never changes).
-Answers are a list of answer numbers (``?a=1&a=5…``); :func:`decide` walks them with
-:mod:`kg.decision_walk`, maps the labels collected to an AI-Act profile (the label map is data,
-``ontology/beslishulp-labels.yaml``) and, at a conclusion where the AI Act applies, asks
-:mod:`kg.profile` for the vereisten, the same query ``/applicable`` answers with. The
+Answers are a list of answer numbers (``?a=1&a=5…``); :func:`decide` hands them to
+:mod:`kg.decision_answer` (the walk, the labels mapped to an AI-Act profile and, at a conclusion
+where the AI Act applies, the vereisten by the query ``/applicable`` answers with), which
+``kg beslishulp`` uses too, so page and command line cannot disagree. The
 maatregelen and hulpmiddelen that serve those vereisten are then grouped by lifecycle phase
 with one more query. Nothing here parses content: the server reads ``dist/`` only.
 """
@@ -21,18 +21,17 @@ from pathlib import Path
 from flask import current_app
 from markupsafe import Markup
 
+from kg.decision_answer import decide as decide_answers
 from kg.decision_tree import DecisionTree, tree_from_json
-from kg.decision_walk import LabelMap, Position, load_label_map, profile_of, walk
+from kg.decision_walk import LabelMap, Position, load_label_map
 from kg.htmlpolicy import sanitize
 from kg.manifest import BESLISHULP
 from kg.namespace import AK_IRI, DCTERMS_IRI
-from kg.profile import VALUES_QUERY, Answer, answer_for_store, rule_sources, select, valid_values
+from kg.profile import Answer, rule_sources, select
 from server.services.addresses import content_href
 from server.services.dataset import Dataset
 
 _EXTENSION_KEY = "kg_beslishulp"
-#: The profile group that says what the application is: without it the AI Act does not apply.
-KIND_GROUP = "soort-toepassing"
 NO_PHASE = "Zonder levenscyclusfase"
 
 
@@ -91,31 +90,13 @@ def decide(
     tree: DecisionTree, labels: LabelMap, answers: Sequence[int], dataset: Dataset
 ) -> Decision:
     """Walk ``answers`` (WalkError when they do not fit the tree); at a conclusion, the
-    vereisten of the profile."""
-    position = walk(tree, answers)
-    profile = profile_of(position.labels, labels)
-    ignored = [
-        (label, labels.unmapped.get(label, "niet in ontology/beslishulp-labels.yaml"))
-        for label in position.labels
-        if label not in labels.mapped
-    ]
-    if position.conclusion is None:
-        return Decision(position, profile, tuple(ignored), None, ())
-    if KIND_GROUP not in profile:
-        return Decision(position, profile, tuple(ignored), None, ())
-    rows = select(dataset.store, VALUES_QUERY, union=True)
-    valid = valid_values((row["predicate"], row["value"]) for row in rows)
-    chosen: dict[str, list[str]] = {}
-    for group, values in profile.items():
-        for value in values:
-            if value in valid.get(group, ()):
-                chosen.setdefault(group, []).append(value)
-            else:
-                ignored.append(
-                    (f"{group}/{value}", "geen vereiste in deze publicatie heeft deze waarde")
-                )
-    answer = answer_for_store(dataset.store, chosen, rule_sources(dataset.resources), union=True)
-    return Decision(position, profile, tuple(ignored), answer, phases(dataset, answer))
+    vereisten of the profile (:func:`kg.decision_answer.decide`, as ``kg beslishulp`` does)
+    and what serves them per phase."""
+    found = decide_answers(
+        tree, labels, answers, dataset.store, rule_sources(dataset.resources), union=True
+    )
+    phased = phases(dataset, found.answer) if found.answer else ()
+    return Decision(found.position, found.profile, found.ignored, found.answer, phased)
 
 
 def phases(dataset: Dataset, answer: Answer) -> tuple[Phase, ...]:
