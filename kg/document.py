@@ -21,7 +21,7 @@ from kg.htmlpolicy import sanitize
 from kg.identifier import URN_PATTERNS, mint_urn, slugify
 from kg.kind import PAGINA, Placement
 from kg.metadata import Matter, MatterError, split_matter
-from kg.render import Heading, Rendered, heading_text, render
+from kg.render import Heading, Rendered, heading_text, plain_text, render
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,9 @@ class Document:
     heading_ids: tuple[tuple[str, str], ...]
     #: The text of the leading ``# Title``, if there is one.
     heading_title: str | None = None
+    #: The body as plain text, as a reader sees it (:func:`kg.render.plain_text`): what the
+    #: search index holds, worked out here once per parse (and kept by the parse cache).
+    text: str = ""
 
     @property
     def kind_name(self) -> str:
@@ -132,6 +135,7 @@ def parse_document(
         html=rendered.html,
         heading_ids=_heading_ids(rendered.headings, starts, sections),
         heading_title=rendered.title,
+        text=plain_text(rendered.html),
     )
     return document, diagnostics
 

@@ -180,6 +180,8 @@ def _row(document: Document, resolve: Resolve) -> Row:
 
 def expand(document: Document, books: Catalogue) -> Expansion:
     """The document's HTML with every known macro comment replaced by its list."""
+    if "<!--" not in document.html:  # no comment, so no macro: nothing to read
+        return Expansion(document.html, ())
     expander = _Expander(_row(document, books.resolve), books)
     expander.feed(document.html)
     expander.close()

@@ -181,3 +181,35 @@ class _Reader(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._heading is not None and not self._hidden:
             self._heading[1].append(data)
+
+
+_NOT_TEXT = frozenset({"script", "style", "template"})
+
+
+def plain_text(html: str) -> str:
+    """The text of ``html`` as a reader sees it: tags gone, entities decoded, comments (list
+    macros) and scripts left out, a space where an element starts or ends."""
+    reader = _TextReader()
+    reader.feed(html)
+    reader.close()
+    return " ".join("".join(reader.parts).split())
+
+
+class _TextReader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._hidden += tag in _NOT_TEXT
+        self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _NOT_TEXT:
+            self._hidden = max(0, self._hidden - 1)
+        self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)

@@ -20,7 +20,6 @@ import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass
-from html.parser import HTMLParser
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -48,7 +47,6 @@ MATCH_END = "\x03"
 
 _TOKENIZER = "unicode61 remove_diacritics 2"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_NOT_TEXT = frozenset({"script", "style", "template"})
 
 
 @dataclass(frozen=True)
@@ -122,7 +120,7 @@ def document_entry(document: Document) -> Entry:
         website=str(website_page(document.path)),
         title=_clean(document.title()),
         summary=_clean(summary_text if isinstance(summary_text, str) else ""),
-        text=_clean(plain_text(document.html)),
+        text=_clean(document.text),
     )
 
 
@@ -140,35 +138,6 @@ def term_entry(term: Term) -> Entry:
     )
 
 
-def plain_text(html: str) -> str:
-    """The text of ``html`` as a reader sees it: tags gone, entities decoded, comments (list
-    macros) and scripts left out, a space where an element starts or ends."""
-    reader = _TextReader()
-    reader.feed(html)
-    reader.close()
-    return " ".join("".join(reader.parts).split())
-
-
 def _clean(text: str) -> str:
     """``text`` without control characters (so :data:`MATCH_START` cannot occur in it)."""
     return " ".join(_CONTROL.sub(" ", text).split())
-
-
-class _TextReader(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._hidden = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._hidden += tag in _NOT_TEXT
-        self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _NOT_TEXT:
-            self._hidden = max(0, self._hidden - 1)
-        self.parts.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.parts.append(data)
