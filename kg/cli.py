@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import traceback
@@ -23,10 +24,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
-from kg.config import Settings, load_settings
+from kg import decision_command, remote
+from kg.config import Settings, build_cache, load_settings
+from kg.decision_tree import tree_json
 from kg.diagnostic import Diagnostic, Severity, count_by_severity, format_diagnostics
+from kg.manifest import BESLISHULP
 from kg.pipeline import Outcome, run_pipeline
-from kg.profile import GROUPS, answer_for_store, load_store, rule_sources
+from kg.profile import GROUPS, answer_for_store, rule_sources
 from kg.publication import Publication, write_publication
 
 if TYPE_CHECKING:
@@ -35,7 +39,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 #: Entry-point group of the commands other packages add to ``kg`` (name -> :class:`Command`).
 COMMANDS_GROUP = "algoritmekader_kg.commands"
-BUILTIN = ("build", "validate", "applicable")
+BUILTIN = ("build", "validate", "applicable", "beslishulp", "diff", "push", "query")
 
 #: ``kg build`` with these settings, printing as it does; returns its exit code.
 Builder = Callable[[Settings], int]
@@ -84,12 +88,39 @@ def make_parser(commands: Mapping[str, Command] | None = None) -> argparse.Argum
     build.add_argument("--out", type=Path, help="publication folder (default: dist/; KG_DIST)")
     _checking_flags(build)
     build.add_argument(
+        "--beslishulp",
+        type=Path,
+        help="folder of the AI-Act decision aid (decision-tree.yaml, …) to add (KG_BESLISHULP)",
+    )
+    build.add_argument(
+        "--cache", type=Path, help="parse cache folder (default: <out>.cache; KG_CACHE)"
+    )
+    build.add_argument(
+        "--no-cache",
+        dest="use_cache",
+        action="store_false",
+        default=None,
+        help="parse every file again, without reading or writing the parse cache",
+    )
+    build.add_argument(
         "--no-validate",
         dest="validate",
         action="store_false",
         default=None,
         help="skip SHACL validation (no validation report is published)",
     )
+
+    build.add_argument(
+        "--git", metavar="REPO", help="build every release of this git repository (URL or path)"
+    )
+    build.add_argument(
+        "--refs", metavar="PATTERN", help="with --git: the tags that are releases (default: v*)"
+    )
+    compare = subparsers.add_parser("diff", help="what changed between two releases")
+    compare.add_argument("first", metavar="A", help="a release (tag) of the publication")
+    compare.add_argument("second", metavar="B", help="a later release (tag)")
+    compare.add_argument("--out", type=Path, help="publication folder (default: dist/; KG_DIST)")
+    compare.add_argument("--json", action="store_true", help="as JSON (default: text)")
 
     check = subparsers.add_parser("validate", help="check the content against the SHACL shapes")
     _content_flag(check)
@@ -99,6 +130,7 @@ def make_parser(commands: Mapping[str, Command] | None = None) -> argparse.Argum
         "applicable", help="the vereisten that apply to an AI-Act profile, as JSON"
     )
     _content_flag(applicable)
+    decision_command.configure_source(applicable)  # --dist: read a publication; --cache
     for group, _ in GROUPS:
         applicable.add_argument(
             f"--{group}",
@@ -108,6 +140,9 @@ def make_parser(commands: Mapping[str, Command] | None = None) -> argparse.Argum
             help=f"a value of {group} (repeatable; none: the group is open)",
         )
 
+    decision_command.configure(subparsers.add_parser("beslishulp", help="walk the decision aid"))
+    remote.configure_push(subparsers.add_parser("push", help="load the publication into a store"))
+    remote.configure_query(subparsers.add_parser("query", help="run a SPARQL query file"))
     for name, command in (contributed_commands() if commands is None else commands).items():
         command.configure(subparsers.add_parser(name, help=command.help))
     return parser
@@ -152,12 +187,23 @@ def _dispatch(arguments: list[str]) -> int:
     args = make_parser(commands).parse_args(arguments)
     flags = {key: value for key, value in vars(args).items() if key not in ("command", "debug")}
     settings = load_settings(flags)
+    if args.command == "build" and settings.git is not None:
+        return run_history(settings, settings.git)
     if args.command == "build":
         return run_build(settings, sys.stdout, sys.stderr)
+    if args.command == "diff":
+        from kg.diff import run_diff  # reads the published releases only
+
+        return run_diff(settings.out, args.first, args.second, args.json, sys.stdout)
     if args.command == "validate":
         return run_validate(settings, sys.stdout, sys.stderr)
     if args.command == "applicable":
-        return run_applicable(settings, _chosen(args), sys.stdout)
+        return run_applicable(settings, _chosen(args), sys.stdout, args.out)
+    if args.command == "beslishulp":
+        return decision_command.run(settings, args, sys.stdout)
+    if args.command in ("push", "query"):  # the password: from a variable --password-env names
+        run = remote.run_push if args.command == "push" else remote.run_query
+        return run(settings, args, os.environ, sys.stdout)
     return commands[args.command].run(
         settings, args, lambda chosen: run_build(chosen, sys.stdout, sys.stderr)
     )
@@ -190,13 +236,26 @@ def run_build(settings: Settings, out: TextIO, err: TextIO) -> int:
     findings are published (validation.ttl/.json) but fail a build only with --strict:
     `kg validate` is the gate that fails on them."""
     started = time.perf_counter()
-    outcome = run_pipeline(settings)
+    outcome = run_pipeline(replace(settings, cache=build_cache(settings)))
     for line in format_diagnostics(outcome.problems):
         print(line, file=err)
     publication = _publish(settings.out, outcome)
     _print_summary(outcome, publication, time.perf_counter() - started, out)
     counted = [*outcome.problems, *(outcome.findings if settings.strict else ())]
     return exit_status(counted, settings.strict)
+
+
+def run_history(settings: Settings, repository: str) -> int:
+    """``kg build --git``: every release built (:mod:`kg.releases`) and published; the exit
+    code is ``kg build``'s for the newest release (its problems are in diagnostics.json)."""
+    from kg.releases import run_history_build  # git and the history only when asked for
+
+    try:
+        published = run_history_build(settings, repository, sys.stdout, sys.stderr)
+    except OSError as error:
+        raise PublishError(f"cannot publish to {settings.out}: {error}") from error
+    newest = published.history.newest
+    return exit_status([*newest.corpus.diagnostics, *newest.build.diagnostics], settings.strict)
 
 
 def _publish(out: Path, outcome: Outcome) -> Publication:
@@ -206,11 +265,20 @@ def _publish(out: Path, outcome: Outcome) -> Publication:
             out,
             outcome.corpus,
             outcome.build,
-            extra=shacl.files() if shacl is not None else None,
+            extra={
+                **(shacl.files() if shacl is not None else {}),
+                **_tree_files(outcome),
+            },
             validation=shacl.counts() if shacl is not None else None,
         )
     except OSError as error:
         raise PublishError(f"cannot publish to {out}: {error.strerror or error}") from error
+
+
+def _tree_files(outcome: Outcome) -> dict[str, bytes]:
+    """``beslishulp.json`` when the build has a usable decision tree."""
+    tree = outcome.beslishulp
+    return {BESLISHULP.name: tree_json(tree)} if tree is not None and tree.tree else {}
 
 
 def _print_summary(outcome: Outcome, publication: Publication, elapsed: float, out: TextIO) -> None:
@@ -257,15 +325,16 @@ def _chosen(args: argparse.Namespace) -> dict[str, list[str]]:
     }
 
 
-def run_applicable(settings: Settings, chosen: Mapping[str, list[str]], out: TextIO) -> int:
-    """The content built (not validated) into an Oxigraph store, the profile's query run on
-    it, the answer printed as the API gives it (``GET /applicable?format=json``). Content
-    errors are not printed (``kg validate`` does): the graph is what ``kg build`` publishes."""
-    outcome = run_pipeline(replace(settings, validate=False))
-    located = outcome.build.sourcemap.resources
-    resources = {iri: [at.path, at.line] for iri, at in located.items()}
+def run_applicable(
+    settings: Settings, chosen: Mapping[str, list[str]], out: TextIO, dist: Path | None = None
+) -> int:
+    """The publication ``dist`` read, or else the content built (not validated), into an
+    Oxigraph store, the profile's query run on it, the answer printed as the API gives it
+    (``GET /applicable?format=json``). Content errors are not printed (``kg validate`` does):
+    the graph is what ``kg build`` publishes."""
+    store, resources = decision_command.store_for(settings, dist)
     answer = answer_for_store(
-        load_store(outcome.build.triples), chosen, rule_sources(resources)
+        store, chosen, rule_sources(resources)
     )  # an unknown value: ProfileError, one line and exit 2 (main)
     json.dump(answer.to_json(), out, ensure_ascii=False, indent=2)
     print(file=out)

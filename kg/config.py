@@ -41,6 +41,11 @@ class Settings:
     heavy_per_client: int = 1
     #: Heavy queries the server runs at a time, all workers together (more: 503).
     heavy_total: int = 2
+    #: Bytes of rendered answers (``/id/…`` pages) each worker keeps per snapshot; 0: none.
+    page_cache_bytes: int = 32 * 1024**2
+    #: Formats (``?format=`` keys, comma-separated: ``html,turtle``) of every ``/id/…`` page
+    #: each worker renders ahead, in the background, when it takes up a snapshot; "": none.
+    page_cache_warm: str = ""
     strict: bool = False
     validate: bool = True
     #: Folder of the AI-Act decision aid (``decision-tree.yaml``…) to add to the graph and
@@ -75,6 +80,8 @@ _ENVIRONMENT: dict[str, tuple[str, type]] = {
     "cheap_seconds": ("KG_CHEAP_SECONDS", float),
     "heavy_per_client": ("KG_HEAVY_PER_CLIENT", int),
     "heavy_total": ("KG_HEAVY_TOTAL", int),
+    "page_cache_bytes": ("KG_PAGE_CACHE_BYTES", int),
+    "page_cache_warm": ("KG_PAGE_CACHE_WARM", str),
 }
 
 
@@ -103,6 +110,8 @@ def load_settings(
     lane = (settings.max_answer_bytes, settings.threads, settings.query_processes)
     if min(lane) <= 0 or min(settings.heavy_per_client, settings.heavy_total) <= 0:
         raise SettingsError("answer size, threads, query processes and slots must be positive")
+    if settings.page_cache_bytes < 0:
+        raise SettingsError("the page cache size must not be negative")
     return settings
 
 

@@ -72,3 +72,24 @@ def safe_iri(url: str) -> URIRef:
         f"%{part}" if _HEX_PAIR.match(part) else f"%25{part}" for part in parts[1:]
     )
     return URIRef(quote(fixed, safe="/:?#@!$&'()*+,;=%-._~"))
+
+
+def release_urn(tag: str, part: str = "") -> URIRef:
+    """A release of the content (a git tag, or the branch head): ``urn:nl:ak:release:v2.0``,
+    also the name of the release's named graph; with ``part``, a part of its description
+    (``urn:nl:ak:release:v2.0#vereiste``). The tag is kept as written (``V2.2.0`` and
+    ``v2.2.0`` are two tags); characters a URN may not hold are percent-encoded."""
+    fragment = f"#{slugify(part)}" if part else ""
+    return URIRef(f"urn:nl:ak:release:{quote(tag, safe='-._~+')}{fragment}")
+
+
+def lineage_urn(tag: str, what: str, urn: str) -> URIRef:
+    """A lineage event: ``what`` happened to ``urn`` in release ``tag``
+    (``urn:nl:ak:lineage:v1.6:move:ver:aia-37``)."""
+    local = urn.removeprefix("urn:nl:ak:")
+    return URIRef(f"urn:nl:ak:lineage:{quote(tag, safe='-._~+')}:{what}:{local}")
+
+
+def commit_urn(commit: str) -> URIRef:
+    """A git commit of the content: ``urn:nl:ak:commit:<40 hex digits>``."""
+    return URIRef(f"urn:nl:ak:commit:{commit}")

@@ -46,11 +46,25 @@ SOURCEMAP = PublishedFile("sourcemap.json", "application/json", "Source map", No
 DIAGNOSTICS = PublishedFile("diagnostics.json", "application/json", "Content problems", None)
 #: Document URN -> its Markdown rendered to sanitised HTML, links resolved to URNs.
 PAGES = PublishedFile("html.json", "application/json", "Rendered pages", None)
+#: The full-text search index (SQLite FTS5, :mod:`kg.search`), read by the server only.
+SEARCH = PublishedFile("search.sqlite", "application/vnd.sqlite3", "Search index", None)
+#: The AI-Act decision tree as checked (``kg build --beslishulp``), read by the server only.
+BESLISHULP = PublishedFile(
+    "beslishulp.json", "application/json", "Beslishulp AI-verordening", None, always=False
+)
 VALIDATION_TTL = PublishedFile(
     "validation.ttl", "text/turtle", "SHACL report", "validation.ttl", always=False
 )
 VALIDATION_JSON = PublishedFile(
     "validation.json", "application/json", "SHACL findings", "validation.json", always=False
+)
+#: Every release of the content in its named graph, with their description and lineage
+#: (``kg build --git``, :mod:`kg.releases`); the newest release is also the default graph.
+RELEASES_TRIG = PublishedFile(
+    "releases.trig", "application/trig", "TriG (all releases)", "dump.trig", True, always=False
+)
+RELEASES_NQ = PublishedFile(
+    "releases.nq", "application/n-quads", "N-Quads (all releases)", "dump.nq", True, always=False
 )
 CHECKSUMS = PublishedFile("SHA256SUMS", "text/plain", "Checksums", "SHA256SUMS")
 MANIFEST = PublishedFile("manifest.json", "application/json", "Manifest", None)
@@ -65,8 +79,12 @@ FILES: tuple[PublishedFile, ...] = (
     SOURCEMAP,
     DIAGNOSTICS,
     PAGES,
+    SEARCH,
+    BESLISHULP,
     VALIDATION_TTL,
     VALIDATION_JSON,
+    RELEASES_TRIG,
+    RELEASES_NQ,
     CHECKSUMS,
     MANIFEST,
 )

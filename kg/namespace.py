@@ -7,6 +7,23 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, VO
 
 URN_PREFIX = "urn:nl:ak:"
 
+#: Named graphs of a publication in a store (the server's embedded one, or any store
+#: ``kg push`` loads): the data, and the ontology it uses.
+DATA_GRAPH = "urn:nl:ak:graph:data"
+ONTOLOGY_GRAPH = "urn:nl:ak:graph:ontologie"
+
+#: Named graphs of the release history (``kg build --git``): the releases' DCAT/PROV
+#: description, and the lineage of every resource across them (each release's own graph is
+#: ``urn:nl:ak:release:<tag>``, :func:`kg.identifier.release_urn`).
+RELEASES_GRAPH = "urn:nl:ak:graph:releases"
+LINEAGE_GRAPH = "urn:nl:ak:graph:lineage"
+
+
+def staging_graph(graph: str, token: str) -> str:
+    """Where ``kg push`` stages a large graph before it moves it to ``graph`` in one step."""
+    return f"{graph}-staging-{token}"
+
+
 #: Terms this project defines (classes and properties), themselves URNs so they dereference too.
 AK = Namespace("urn:nl:ak:def:")
 #: EU Core Criterion and Core Evidence Vocabulary (CCCEV).
@@ -40,6 +57,7 @@ PREFIXES: dict[str, str] = {
         "aiact": AIACT,
         "void": VOID,
         "dcat": DCAT,
+        "foaf": FOAF,
         "sh": SH,
     }.items()
 }

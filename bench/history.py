@@ -1,0 +1,73 @@
+"""History benchmark: ``kg build --git`` on the upstream bundle, full and incremental.
+
+Prints, from one run (each build a fresh ``kg`` process, wall time and CPU time of it and its
+children):
+  * the full history build: every release tag and the branch head, into an empty folder (no
+    release cache, no parse cache);
+  * a rebuild with nothing new (every release from the cache);
+  * adding one new commit: the clone's branch head starts one commit back, then the last commit
+    is added and the history built again (that commit alone is built).
+Goals (issue 12, this 2-core machine): full <= 15 s, one new commit <= 2 s.
+
+Usage: python bench/history.py [--bundle PATH] [--validate]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_BUNDLE = REPO.parent / "shared" / "corpus" / "algoritmekader.bundle"
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_build(repo: Path, out: Path, validate: bool) -> tuple[float, float, str]:
+    """(wall s, CPU s, the summary line) of one ``kg build --git`` process."""
+    command = [sys.executable, "-m", "kg.cli", "build", "--git", str(repo), "--out", str(out)]
+    if not validate:
+        command.append("--no-validate")
+    cpu, started = _children_cpu(), time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
+    wall = time.perf_counter() - started
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"kg build --git failed: {result.stderr.strip()}")
+    return wall, _children_cpu() - cpu, result.stdout.splitlines()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE)
+    parser.add_argument("--validate", action="store_true", help="validate the newest release")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        repo, out = Path(scratch) / "repo", Path(scratch) / "dist"
+        subprocess.run(["git", "clone", "-q", str(args.bundle), str(repo)], check=True)
+        head = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        subprocess.run(["git", "-C", str(repo), "reset", "-q", "--hard", "HEAD~1"], check=True)
+        rows = [("full history (empty caches)", *timed_build(repo, out, args.validate))]
+        rows.append(("rebuild, nothing new", *timed_build(repo, out, args.validate)))
+        subprocess.run(["git", "-C", str(repo), "reset", "-q", "--hard", head], check=True)
+        rows.append(("one new commit", *timed_build(repo, out, args.validate)))
+        sizes = {path.name: path.stat().st_size for path in sorted(out.glob("releases.*"))}
+    print(f"{'build':<30} {'wall s':>7} {'CPU s':>7}  summary")
+    for name, wall, cpu, summary in rows:
+        print(f"{name:<30} {wall:7.2f} {cpu:7.2f}  {summary}")
+    print(
+        "dataset files: " + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in sizes.items())
+    )
+
+
+if __name__ == "__main__":
+    main()

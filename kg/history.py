@@ -1,0 +1,390 @@
+"""Every release of the content as its own named graph: ``kg build --git REPO``.
+
+Researchers ask how the framework evolved and cite the release they used; consumers pin one.
+So the repository is mirrored into the build cache (``<out>.cache/history/repo.git``, fetched
+again on each build), and every tag matching ``--refs`` (default ``v*``, case ignored) and the
+branch head is built by the one pipeline (:func:`kg.pipeline.run_pipeline`) from its tree
+(``git archive``). A commit's build is kept in the cache under the commit and the code's
+fingerprint, so a release built before is reused, and the parse cache shares the documents
+releases have in common. Releases are built side by side in forked children
+(:func:`kg.bounded.map_bounded`), each commit once however many tags name it.
+
+The publication is the newest release's, as ``kg build`` writes it (``graph.ttl`` …), plus
+``releases.trig`` / ``releases.nq``: each release in its named graph
+(``urn:nl:ak:release:<tag>``), their DCAT/PROV description, lineage and presence per resource
+(:mod:`kg.lineage`), and the newest release again as the default graph.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import fnmatch
+import gzip
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import pyoxigraph as ox
+
+from kg import __version__
+from kg.bounded import Failed, map_bounded
+from kg.config import Settings, build_cache
+from kg.corpus import Corpus
+from kg.graph import Build, Triple
+from kg.lineage import DocumentRecord, Release
+from kg.parsecache import code_fingerprint
+from kg.pipeline import run_pipeline
+from kg.serialization import oxigraph_triples, prefix_map, sorted_triples
+
+#: Seconds one release may take to build (the real content takes 2-3 s).
+RELEASE_SECONDS = 600.0
+_VERSION_PART = re.compile(r"\d+|\D+")
+
+
+class HistoryError(Exception):
+    """The repository cannot be fetched or read (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class ReleaseBuild:
+    """What the history keeps of one commit's build (its graph is kept serialised, per tag:
+    :class:`Chunks`)."""
+
+    commit: str
+    triples: int
+    documents: tuple[DocumentRecord, ...]
+    #: Documents per kind.
+    counts: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class Newest:
+    """The newest release, built in full for the publication."""
+
+    corpus: Corpus
+    build: Build
+    #: The validation report's files and counts (None: not validated).
+    extra: Mapping[str, bytes]
+    validation: Mapping[str, int] | None
+
+
+@dataclass(frozen=True)
+class History:
+    repository: str
+    git_dir: Path
+    #: Every release, oldest first, the branch head last.
+    releases: tuple[Release, ...]
+    builds: Mapping[str, ReleaseBuild]
+    newest: Newest
+    #: Commits built by this run (the others came from the cache).
+    built: tuple[str, ...]
+    chunks: Chunks
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """Each release's graph serialised once, in every dump format (N-Quads, TriG, and each
+    gzipped): the dataset's dumps are these chunks joined (gzip members may be concatenated;
+    TriG allows a prefix to be declared again), so a new release costs its own chunk only."""
+
+    folder: Path
+
+    def path(self, commit: str, graph: str, extension: str) -> Path:
+        return self.folder / commit / f"{quote(graph, safe='')}.{extension}"
+
+    def complete(self, commit: str, graphs: Sequence[str]) -> bool:
+        return all(self.path(commit, g, e).is_file() for g in graphs for e in DUMP_EXTENSIONS)
+
+    def write(self, commit: str, graph: str, triples: frozenset[Triple]) -> None:
+        """The triples in ``graph`` (``DEFAULT``: the default graph), sorted, each format."""
+        (self.folder / commit).mkdir(parents=True, exist_ok=True)
+        name = ox.DefaultGraph() if graph == DEFAULT else ox.NamedNode(graph)
+        quads = [
+            ox.Quad(t.subject, t.predicate, t.object, name)
+            for t in oxigraph_triples(sorted_triples(triples))
+        ]
+        for extension, data in serialise_quads(quads).items():
+            keep_bytes(self.path(commit, graph, extension), data)
+
+    def read(self, commit: str, graph: str, extension: str) -> bytes:
+        return self.path(commit, graph, extension).read_bytes()
+
+
+#: The extensions of a chunk, and of the dataset's dump files.
+DUMP_EXTENSIONS = ("nq", "nq.gz", "trig", "trig.gz")
+#: The chunk of the newest release as the default graph.
+DEFAULT = "default"
+
+
+def serialise_quads(quads: Sequence[ox.Quad]) -> dict[str, bytes]:
+    """``quads`` as N-Quads and TriG, and each gzipped (no time stamp: reproducible)."""
+    nquads = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
+    trig = ox.serialize(quads, format=ox.RdfFormat.TRIG, prefixes=prefix_map())
+    assert isinstance(nquads, bytes) and isinstance(trig, bytes)
+    return {
+        "nq": nquads,
+        "nq.gz": gzip.compress(nquads, 6, mtime=0),
+        "trig": trig,
+        "trig.gz": gzip.compress(trig, 6, mtime=0),
+    }
+
+
+@dataclass(frozen=True)
+class _Job:
+    commit: str
+    #: The graphs (release URNs) this commit's triples go into.
+    graphs: tuple[str, ...]
+    full: bool
+
+
+def history_cache(settings: Settings) -> Path:
+    """Where the mirror and the release builds are kept: ``<out>.cache/history``."""
+    folder = build_cache(replace(settings, use_cache=True))
+    assert folder is not None
+    return folder / "history"
+
+
+def git(git_dir: Path, *args: str) -> str:
+    """Run git on ``git_dir``; its output, or :class:`HistoryError` with git's last line."""
+    try:
+        result = subprocess.run(
+            ["git", f"--git-dir={git_dir}", *args], capture_output=True, check=False
+        )
+    except OSError as error:
+        raise HistoryError(f"cannot run git: {error}") from None
+    if result.returncode != 0:
+        lines = result.stderr.decode("utf-8", "replace").strip().splitlines() or ["failed"]
+        raise HistoryError(f"git {args[0]}: {lines[-1]}")
+    return result.stdout.decode("utf-8", "replace")
+
+
+def mirror(repository: str, cache: Path) -> Path:
+    """A bare mirror of ``repository`` (URL, path or bundle) in ``cache``, fetched now."""
+    git_dir = cache / "repo.git"
+    source = str(Path(repository).resolve()) if Path(repository).exists() else repository
+    if not (git_dir / "HEAD").is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".repo-", dir=cache))
+        try:
+            git(staging, "clone", "--quiet", "--mirror", "--", source, str(staging))
+        except HistoryError as error:
+            raise HistoryError(f"cannot fetch {repository}: {error}") from None
+        finally:
+            if not (staging / "HEAD").is_file():
+                shutil.rmtree(staging, ignore_errors=True)
+        os.replace(staging, git_dir)
+        return git_dir
+    try:
+        git(git_dir, "remote", "set-url", "origin", source)
+        git(git_dir, "fetch", "--quiet", "--prune", "--force", "origin", "+refs/*:refs/*")
+    except HistoryError as error:
+        raise HistoryError(f"cannot fetch {repository}: {error}") from None
+    return git_dir
+
+
+def list_releases(git_dir: Path, pattern: str) -> tuple[Release, ...]:
+    """The tags matching ``pattern`` (case ignored: upstream has ``V2.2.0`` beside
+    ``v2.2.0``), oldest commit first, ties by version; then the branch head."""
+    listing = git(
+        git_dir, "for-each-ref", "--format=%(refname:strip=2)%09%(objectname)", "refs/tags"
+    )
+    tags = [line.split("\t") for line in listing.splitlines() if line]
+    chosen = [(tag, ref) for tag, ref in tags if fnmatch.fnmatchcase(tag.lower(), pattern.lower())]
+    try:
+        head = git(git_dir, "symbolic-ref", "--short", "HEAD").strip()
+    except HistoryError:  # a detached HEAD: the release is named so
+        head = "HEAD"
+    refs = [f"{ref}^{{commit}}" for _, ref in chosen] + ["HEAD^{commit}"]
+    commits = git(git_dir, "rev-parse", *refs).split()
+    dates = _dates(git_dir, commits)
+    releases = [
+        Release(tag, commit, dates[commit])
+        for (tag, _), commit in zip(chosen, commits, strict=False)
+    ]
+    releases.sort(key=lambda release: (_instant(release.date), _version_key(release.tag)))
+    return (*releases, Release(head, commits[-1], dates[commits[-1]], head=True))
+
+
+def _dates(git_dir: Path, commits: Sequence[str]) -> dict[str, str]:
+    unique = list(dict.fromkeys(commits))
+    lines = git(git_dir, "log", "--no-walk=unsorted", "--format=%H %cI", *unique).split("\n")
+    return dict(line.split(" ", 1) for line in lines if line)
+
+
+def _instant(date: str) -> str:
+    return datetime.fromisoformat(date).astimezone(UTC).isoformat()
+
+
+def _version_key(tag: str) -> tuple[tuple[int, object], ...]:
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part.lower())
+        for part in _VERSION_PART.findall(tag)
+    )
+
+
+def export_tree(git_dir: Path, commit: str, folder: Path) -> None:
+    """The commit's files into ``folder`` (``git archive``; tar's ``data`` filter refuses
+    anything that would land outside it)."""
+    archive = folder.with_suffix(".tar")
+    git(git_dir, "archive", f"--output={archive}", commit)
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(folder, filter="data")
+    finally:
+        archive.unlink(missing_ok=True)
+
+
+def cache_key() -> str:
+    """Release builds are reused only by the same code (version and source fingerprint)."""
+    return f"{__version__}-{code_fingerprint()[:16]}"
+
+
+def build_history(settings: Settings, repository: str, pattern: str) -> History:
+    """Fetch ``repository`` and build each release, reusing the cached builds."""
+    cache = history_cache(settings)
+    with _exclusive(cache / "lock"):  # two builds into one folder take turns
+        return _build_history(settings, repository, pattern, cache)
+
+
+def _build_history(settings: Settings, repository: str, pattern: str, cache: Path) -> History:
+    git_dir = mirror(repository, cache)
+    releases = list_releases(git_dir, pattern)
+    store = cache / "builds" / cache_key()
+    store.mkdir(parents=True, exist_ok=True)
+    chunks = Chunks(store / "chunks")
+    graphs: dict[str, list[str]] = {}
+    for release in releases:
+        graphs.setdefault(release.commit, []).append(str(release.urn))
+    newest = releases[-1].commit
+    builds: dict[str, ReleaseBuild] = {}
+    todo = []
+    for commit, names in graphs.items():
+        found = _cached(store, chunks, commit, names, commit == newest)
+        if found is None:
+            todo.append(_Job(commit, tuple(names), commit == newest))
+        else:
+            builds[commit] = found
+    # Interleaved, so that each child gets old (small) and new (large) releases alike.
+    todo = todo[::2] + todo[1::2]
+    work = _Worker(settings, git_dir, store, chunks)
+    for job, result in zip(todo, map_bounded(work, todo, RELEASE_SECONDS), strict=True):
+        if isinstance(result, Failed):
+            raise HistoryError(f"commit {job.commit[:12]} could not be built: {result.reason}")
+        builds[job.commit] = result
+    last = _load(store / f"{newest}.newest.pickle")
+    if not isinstance(last, Newest):
+        raise HistoryError(f"the build of {newest[:12]} was not kept in {store}")
+    built = tuple(job.commit for job in todo)
+    return History(repository, git_dir, releases, builds, last, built, chunks)
+
+
+def _cached(
+    store: Path, chunks: Chunks, commit: str, graphs: Sequence[str], full: bool
+) -> ReleaseBuild | None:
+    """The commit's build from the cache, when everything a publication needs of it is there."""
+    found = _load(store / f"{commit}.pickle")
+    if not isinstance(found, ReleaseBuild):
+        return None
+    if not chunks.complete(commit, [*graphs, DEFAULT] if full else graphs):
+        return None
+    if full and not (store / f"{commit}.newest.pickle").is_file():
+        return None
+    return found
+
+
+@dataclass(frozen=True)
+class _Worker:
+    """Builds one commit in a forked child, keeping the result in the cache."""
+
+    settings: Settings
+    git_dir: Path
+    store: Path
+    chunks: Chunks
+
+    def __call__(self, job: _Job) -> ReleaseBuild:
+        with tempfile.TemporaryDirectory(dir=self.store) as scratch:
+            root = Path(scratch) / job.commit
+            root.mkdir()
+            export_tree(self.git_dir, job.commit, root)
+            chosen = replace(
+                self.settings,
+                content=root,
+                validate=self.settings.validate and job.full,
+                cache=build_cache(replace(self.settings, use_cache=True)),
+            )
+            outcome = run_pipeline(chosen)
+        corpus = replace(outcome.corpus, root=self.git_dir, commit=job.commit)
+        triples = outcome.build.triples
+        for graph in (*job.graphs, DEFAULT) if job.full else job.graphs:
+            self.chunks.write(job.commit, graph, triples)
+        record = ReleaseBuild(
+            job.commit,
+            len(triples),
+            tuple(
+                DocumentRecord(d.path, str(d.urn), d.kind_name, d.title()) for d in corpus.documents
+            ),
+            dict(sorted(Counter(d.kind_name for d in corpus.documents).items())),
+        )
+        if job.full:
+            shacl = outcome.shacl
+            newest = Newest(
+                corpus,
+                outcome.build,
+                shacl.files() if shacl is not None else {},
+                shacl.counts() if shacl is not None else None,
+            )
+            _keep(self.store / f"{job.commit}.newest.pickle", newest)
+        _keep(self.store / f"{job.commit}.pickle", record)
+        return record
+
+
+@contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``lock`` while the block runs (dropped if the process dies)."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("ab") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _load(path: Path) -> object | None:
+    """A cached build (pickled by this package into the build's own cache), or None."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        value: object = pickle.loads(data)
+    except Exception:  # a torn or foreign entry is a miss
+        return None
+    return value
+
+
+def _keep(path: Path, value: object) -> None:
+    keep_bytes(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def keep_bytes(path: Path, data: bytes) -> None:
+    """Written whole or not at all (a temporary file renamed into place)."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,287 @@
+"""The release history published: every release a named graph, described, with its lineage.
+
+``kg build --git`` builds the history (:mod:`kg.history`) and publishes the newest release as
+``kg build`` does (``graph.ttl`` … unchanged), adding one dataset of all releases as TriG and
+N-Quads (``releases.trig``, ``releases.nq``, gzipped too): each release's triples in the graph
+``urn:nl:ak:release:<tag>``; the graph ``urn:nl:ak:graph:releases`` describing each release as
+a ``dcat:Dataset`` and ``prov:Entity`` (version, date, commit, counts per kind); the graph
+``urn:nl:ak:graph:lineage`` with the renames, renumberings and reused URNs, and per resource
+the releases it is in; and the newest release as the default graph.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+import pyoxigraph as ox
+from rdflib import Literal, URIRef
+from rdflib.namespace import DCAT, DCTERMS, PROV, RDF, VOID, XSD
+from rdflib.term import Node
+
+from kg.config import Settings
+from kg.history import DEFAULT, History, build_history, git, keep_bytes, serialise_quads
+from kg.identifier import commit_urn, release_urn
+from kg.kind import KINDS, PAGINA
+from kg.lineage import Lineage, Release, Snapshot, lineage_triples, presence_triples, trace
+from kg.manifest import RELEASES_NQ, RELEASES_TRIG
+from kg.namespace import AK, DCAT_IRI, LINEAGE_GRAPH, RELEASES_GRAPH
+from kg.publication import Publication, write_publication
+from kg.serialization import sorted_triples, to_oxigraph
+
+Triple = tuple[Node, Node, Node]
+
+
+def _instant(date: str) -> datetime:
+    return datetime.fromisoformat(date)
+
+
+#: DCAT 3 terms (rdflib's DCAT namespace is DCAT 2's).
+_VERSION, _PREVIOUS_VERSION = URIRef(f"{DCAT_IRI}version"), URIRef(f"{DCAT_IRI}previousVersion")
+_DUMP_FILES = (
+    (RELEASES_NQ, "", "nq"),
+    (RELEASES_NQ, ".gz", "nq.gz"),
+    (RELEASES_TRIG, "", "trig"),
+    (RELEASES_TRIG, ".gz", "trig.gz"),
+)
+_CLASSES = {kind.name: kind.classes[0] for kind in (*KINDS, PAGINA)}
+
+
+def renames(git_dir: Path, first: str, second: str) -> dict[str, str]:
+    """Files git sees renamed between two commits (``git diff -M --name-status``), kept in
+    the cache beside the mirror (commits never change)."""
+    kept = git_dir.parent / "renames" / f"{first}-{second}.json"
+    try:
+        found: dict[str, str] = json.loads(kept.read_text(encoding="utf-8"))
+        return found
+    except (OSError, ValueError):
+        pass
+    found = _renames(git_dir, first, second)
+    kept.parent.mkdir(exist_ok=True)
+    keep_bytes(kept, json.dumps(found).encode("utf-8"))
+    return found
+
+
+def _renames(git_dir: Path, first: str, second: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    output = git(git_dir, "diff", "-M", "--name-status", "-z", first, second, "--", "docs")
+    fields = output.split("\0")
+    index = 0
+    while index < len(fields) and fields[index]:
+        status = fields[index]
+        if status.startswith(("R", "C")):
+            if status.startswith("R"):
+                found[fields[index + 1]] = fields[index + 2]
+            index += 3
+        else:
+            index += 2
+    return found
+
+
+def file_dates(git_dir: Path, head: str) -> dict[str, list[str]]:
+    """Path -> the dates of the commits that changed it (newest first), from ``git log``."""
+    output = git(git_dir, "log", "--format=%x00%cI", "--name-only", head, "--", "docs")
+    dates: dict[str, list[str]] = {}
+    for block in output.split("\0")[1:]:
+        date, *paths = block.strip("\n").split("\n")
+        for path in paths:
+            if path:
+                dates.setdefault(path, []).append(date)
+    return dates
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A reference in the newest release to a URN no document has, looked up in history."""
+
+    urn: str
+    #: The document history knows by that name, where it went (None: history never knew it).
+    became: str | None
+    #: The last release that had that document.
+    last_seen: str | None
+
+
+def snapshots(history: History) -> tuple[list[Snapshot], list[list[Release]]]:
+    """One snapshot per commit, in release order, and the tags that name each."""
+    groups: dict[str, list[Release]] = {}
+    for release in history.releases:
+        groups.setdefault(release.commit, []).append(release)
+    ordered = list(groups.values())
+    # A change is dated by the first release (tag) that has it.
+    found = [Snapshot(tags[0], history.builds[tags[0].commit].documents) for tags in ordered]
+    return found, ordered
+
+
+def trace_history(history: History) -> Lineage:
+    found, _ = snapshots(history)
+    return trace(found, lambda first, second: renames(history.git_dir, first, second))
+
+
+def release_description(history: History) -> list[Triple]:
+    """Each release as a DCAT dataset and PROV entity."""
+    triples: list[Triple] = []
+    previous: Release | None = None
+    for release in history.releases:
+        build = history.builds[release.commit]
+        subject, commit = release.urn, commit_urn(release.commit)
+        triples += [
+            (subject, RDF.type, DCAT.Dataset),
+            (subject, RDF.type, PROV.Entity),
+            (subject, DCTERMS.title, Literal(f"Algoritmekader {release.tag}", lang="nl")),
+            (subject, _VERSION, Literal(release.tag)),
+            (subject, DCTERMS.issued, Literal(release.date, datatype=XSD.dateTime)),
+            (subject, PROV.wasDerivedFrom, commit),
+            (subject, VOID.triples, Literal(build.triples)),
+            (commit, RDF.type, PROV.Entity),
+            (commit, DCTERMS.identifier, Literal(release.commit)),
+            (commit, DCTERMS.date, Literal(release.date, datatype=XSD.dateTime)),
+        ]
+        if history.repository.startswith(("https://", "http://")):
+            triples.append((commit, DCTERMS.source, URIRef(history.repository)))
+        if previous is not None:
+            triples.append((subject, _PREVIOUS_VERSION, previous.urn))
+        for kind, count in build.counts.items():
+            part = release_urn(release.tag, kind)
+            triples += [
+                (subject, VOID.classPartition, part),
+                (part, VOID["class"], _CLASSES[kind]),
+                (part, VOID.entities, Literal(count)),
+            ]
+        previous = release
+    return triples
+
+
+def resolve_dangling(history: History, lineage: Lineage) -> list[Resolution]:
+    """References of the newest release to vereisten and maatregelen no document has,
+    looked up by name in the earlier releases and followed to where they went."""
+    newest = history.builds[history.releases[-1].commit]
+    triples = history.newest.build.triples
+    known = {document.urn for document in newest.documents}
+    typed = {str(s) for s, p, _ in triples if p == RDF.type}
+    dangling = sorted(
+        {
+            str(o)
+            for _, p, o in triples
+            if isinstance(o, URIRef)
+            and str(o).startswith(("urn:nl:ak:ver:", "urn:nl:ak:mtr:"))
+            and "#" not in str(o)
+            and str(o) not in known
+            and str(o) not in typed
+            and p != RDF.type
+        }
+    )
+    out = []
+    last = len(lineage.snapshots) - 1
+    names = lineage.names()
+    for urn in dangling:
+        known_as = names.get(urn.rsplit(":", 1)[-1])
+        if known_as is None:
+            out.append(Resolution(urn, None, None))
+            continue
+        index, record = lineage.follow(*known_as)
+        became = record.urn if index == last else None
+        out.append(Resolution(urn, became, lineage.snapshots[index].release.tag))
+    return out
+
+
+def resolution_triples(resolutions: Sequence[Resolution], history: History) -> list[Triple]:
+    tags = {release.tag: release for release in history.releases}
+    triples: list[Triple] = []
+    for found in resolutions:
+        subject = URIRef(found.urn)
+        if found.became is not None:
+            triples.append((subject, DCTERMS.isReplacedBy, URIRef(found.became)))
+        elif found.last_seen is not None:
+            triples.append((subject, AK.laatsteRelease, tags[found.last_seen].urn))
+    return triples
+
+
+def dataset_files(history: History, lineage: Lineage, extra: Sequence[Triple]) -> dict[str, bytes]:
+    """``releases.nq`` and ``releases.trig`` (and gzipped): the newest release as the default
+    graph, every release in its graph (the chunks the builds wrote), then the releases'
+    description and the lineage; the same history gives the same bytes."""
+    found, groups = snapshots(history)
+    dates = file_dates(history.git_dir, history.releases[-1].commit)
+
+    def modified(path: str, release: Release) -> str | None:
+        moment = _instant(release.date)
+        return next((date for date in dates.get(path, []) if _instant(date) <= moment), None)
+
+    presence = presence_triples(groups, [s.documents for s in found], modified)
+    cache: dict[Node, object] = {}
+    described = [
+        ox.Quad(
+            to_oxigraph(triple[0], cache),
+            to_oxigraph(triple[1], cache),
+            to_oxigraph(triple[2], cache),
+            ox.NamedNode(graph),
+        )
+        for graph, triples in (
+            (RELEASES_GRAPH, sorted_triples(release_description(history))),
+            (LINEAGE_GRAPH, sorted_triples({*lineage_triples(lineage), *presence, *extra})),
+        )
+        for triple in triples
+    ]
+    tail = serialise_quads(described)
+    newest = history.releases[-1].commit
+    chunks = history.chunks
+    return {
+        f"{file.name}{suffix}": b"".join(
+            [
+                chunks.read(newest, DEFAULT, extension),
+                *(chunks.read(r.commit, str(r.urn), extension) for r in history.releases),
+                tail[extension],
+            ]
+        )
+        for file, suffix, extension in _DUMP_FILES
+    }
+
+
+@dataclass(frozen=True)
+class Published:
+    """What ``kg build --git`` did: the publication, the history built, its lineage, and what
+    the newest release's references to names no document has became."""
+
+    publication: Publication
+    history: History
+    lineage: Lineage
+    resolutions: tuple[Resolution, ...]
+
+
+def run_history_build(settings: Settings, repository: str, out: TextIO, err: TextIO) -> Published:
+    """``kg build --git``: build, publish, and print a summary."""
+    started = time.perf_counter()
+    history = build_history(settings, repository, settings.refs)
+    lineage = trace_history(history)
+    resolutions = resolve_dangling(history, lineage)
+    files = dataset_files(history, lineage, resolution_triples(resolutions, history))
+    newest = history.newest
+    publication = write_publication(
+        settings.out,
+        newest.corpus,
+        newest.build,
+        extra={**newest.extra, **files},
+        validation=newest.validation,
+    )
+    commits = len({release.commit for release in history.releases})
+    print(
+        f"releases: {len(history.releases)} ({commits} commits, {len(history.built)} built, "
+        f"{commits - len(history.built)} from the cache); newest: {history.releases[-1].tag}",
+        file=out,
+    )
+    renumbered = sum(move.renumbered for move in lineage.moves)
+    print(
+        f"lineage: {len(lineage.moves)} URN changes ({renumbered} renumberings), "
+        f"{len(lineage.reuses)} reused URNs",
+        file=out,
+    )
+    for found in resolutions:
+        what = found.became or (f"removed after {found.last_seen}" if found.last_seen else None)
+        print(f"reference to {found.urn}: {what or 'unknown in history'}", file=err)
+    print(f"published to {publication.path} in {time.perf_counter() - started:.2f} s", file=out)
+    return Published(publication, history, lineage, tuple(resolutions))
