@@ -9,6 +9,7 @@ file, however hostile, stops or stalls the others: each problem is an error at t
 
 from __future__ import annotations
 
+import html
 import os
 import subprocess
 from dataclasses import dataclass, replace
@@ -79,7 +80,7 @@ def load_corpus(
         else:
             placement = classify(PurePosixPath(relative).relative_to("docs"))
             sources.append(_Source(relative, text, placement))
-    parses = ParseCache.open(cache, *_glossary_context(terms)) if cache is not None else None
+    parses = ParseCache.open(cache) if cache is not None else None
     documents = _parse_documents(sources, terms, parse_seconds, parses, diagnostics, rejected)
     return Corpus(
         root=root,
@@ -122,7 +123,7 @@ def _parse_all(
 ) -> list[_Parsed | Failed]:
     """Each source parsed, in order: from the cache where it has the result, else in the
     bounded children (whose finished results are then kept in the cache)."""
-    keys = [cache.key(source.path, source.text) for source in sources] if cache else []
+    keys = [cache.key(s.path, s.text, *_terms_in(s.text, terms)) for s in sources] if cache else []
     results: list[_Parsed | Failed | None] = [None] * len(sources)
     if cache is not None:
         results = [cast("_Parsed | None", cache.get(key)) for key in keys]
@@ -143,9 +144,11 @@ def _parse_all(
     return cast("list[_Parsed | Failed]", results)
 
 
-def _glossary_context(terms: list[Term]) -> tuple[str, ...]:
-    """What of the glossary a parse depends on: every term and its definition."""
-    return tuple(f"{term.term}\0{term.definition}" for term in terms)
+def _terms_in(text: str, terms: list[Term]) -> list[str]:
+    """The glossary terms (with their definitions) whose text occurs in ``text``, compared
+    without case and with entities decoded: a superset of the terms its render can mark."""
+    folded = html.unescape(text).casefold()
+    return [f"{t.term}\0{t.definition}" for t in terms if t.term.casefold() in folded]
 
 
 def _load_glossary(

@@ -1,12 +1,16 @@
 """A cache of parsed documents, so that a rebuild parses only the files that changed.
 
 Parsing (Python-Markdown with pymdown-extensions, the sections, the links) is most of the
-time of a build, and it depends on nothing but the file's path and text, the glossary (applied
-as abbreviations) and the code that parses. So each parse result is kept under a key hashed
-from exactly those: the file's path and text, a digest of the glossary, and a fingerprint of
-this package's source and of the versions of the libraries that render. A change to any of
-them is a different key, so a stale entry is never read; an edit to one file re-parses that
-file alone, and the releases of a history share the files they have in common.
+time of a build, and it depends on nothing but the file's path and text, the glossary terms
+it uses (the glossary is applied as abbreviations, and a term can only be marked where the
+page's text holds it) and the code that parses. So each parse result is kept under a key
+hashed from exactly those: the file's path and text, every glossary term (with its
+definition) whose text occurs in the file's, compared without case and entities, and a
+fingerprint of this package's source and of the versions of the libraries that render. A
+change to any of them is a different key, so a stale entry is never read; an edit to one file
+re-parses that file alone, an edit to one term's definition the pages that hold the term, and
+the releases of a history share the parses of the files they have in common even when the
+glossary grew in between.
 
 Entries are pickles of the results the parse children send back (the same frozen records),
 written atomically (a temporary file renamed into place), so a killed build leaves no torn
@@ -65,10 +69,11 @@ class ParseCache:
             digest.update(b"\0" + part.encode("utf-8", "surrogatepass"))
         return cls(folder, digest.hexdigest())
 
-    def key(self, path: str, text: str) -> str:
+    def key(self, path: str, text: str, *context: str) -> str:
+        """The key of one file's parse: its path and text, and what else it depends on."""
         digest = hashlib.sha256(self.salt.encode())
-        digest.update(b"\0" + path.encode("utf-8", "surrogatepass"))
-        digest.update(b"\0" + text.encode("utf-8", "surrogatepass"))
+        for part in (path, text, *context):
+            digest.update(b"\0" + part.encode("utf-8", "surrogatepass"))
         return digest.hexdigest()
 
     def _file(self, key: str) -> Path:

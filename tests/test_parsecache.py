@@ -83,16 +83,29 @@ def test_an_edited_file_alone_is_parsed_again(
     assert "Een nieuwe alinea." in (out / "graph.nt").read_text()
 
 
-def test_a_glossary_change_parses_everything_again(
+def test_a_glossary_change_parses_again_the_pages_that_hold_the_term(
     content: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "dist"
     assert build(content, out) == 0
     glossary = content / "includes" / "begrippenlijst.md"
-    glossary.write_text(glossary.read_text() + "\n*[XYZ]: Een nieuwe afkorting\n")
+    text = glossary.read_text()
+    assert "*[DPIA]: " in text
+    glossary.write_text(text.replace("*[DPIA]: ", "*[DPIA]: Gewijzigd: "))
+    holding = {
+        path.relative_to(content).as_posix()
+        for path in (content / "docs").rglob("*.md")
+        if "dpia" in path.read_text().casefold()
+    }
+    assert holding
     seen = parsed_paths(monkeypatch)
     assert build(content, out) == 0
-    assert len(seen) == len(load_corpus(content).documents)
+    assert set(seen) == holding
+    cold = tmp_path / "cold" / "dist"
+    assert build(content, cold, use_cache=False) == 0
+    for name in DUMPS:
+        assert (out / name).read_bytes() == (cold / name).read_bytes(), name
+    assert "Gewijzigd: " in (out / "html.json").read_text()
 
 
 def test_a_broken_entry_is_parsed_again(
