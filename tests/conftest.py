@@ -10,8 +10,10 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -20,6 +22,7 @@ from kg.cli import run_build
 from kg.config import Settings
 from kg.corpus import Corpus, load_corpus
 from kg.graph import Build, build_graph
+from kg.releases import Published, run_history_build
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -218,3 +221,51 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.skipped and os.environ.get("CI") and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, which must have everything: {report.longrepr}"
+
+
+@dataclass(frozen=True)
+class Run:
+    repo: Path
+    first: Published
+    unchanged: Published
+    added: Published
+    #: The commit added back for the third build.
+    head: str
+    store: ox.Store
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _build_history(repo: Path, out: Path) -> Published:
+    settings = Settings(out=out, validate=False)
+    return run_history_build(settings, str(repo), io.StringIO(), io.StringIO())
+
+
+@pytest.fixture(scope="session")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """``kg build --git`` of the bundle, in three steps on a clone (shared by
+    tests/test_history.py and tests/test_releases_http.py): the branch head one commit back
+    (every release built), again unchanged (every release reused), and with the last commit
+    added back (that commit built)."""
+    if not BUNDLE.is_file():
+        pytest.skip("../shared/corpus/algoritmekader.bundle is not here")
+    root = tmp_path_factory.mktemp("history")
+    repo, out = root / "repo", root / "dist"
+    subprocess.run(["git", "clone", "-q", str(BUNDLE), str(repo)], check=True)
+    head = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
+    # Builds are reused by commit and code fingerprint; the fingerprint is pinned so that an
+    # edit of the package while this runs (a working tree) cannot make the second build miss.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("kg.history.code_fingerprint", lambda: "pinned-for-this-session")
+        first = _build_history(repo, out)
+        unchanged = _build_history(repo, out)
+        git(repo, "reset", "-q", "--hard", head)
+        added = _build_history(repo, out)
+    store = ox.Store()
+    store.bulk_load(path=str(out / "releases.nq"), format=ox.RdfFormat.N_QUADS)
+    return Run(repo, first, unchanged, added, head, store)

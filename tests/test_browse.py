@@ -363,7 +363,6 @@ def _unique(links: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(links))
 
 
-
 def test_ai_act_facets_are_one_group_open_when_used(client: FlaskClient) -> None:
     closed = parse_html(client.get("/vereisten", headers=HTML).text).find(
         "details", class_="facet-group"

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import collections
 import gzip
-import io
 import json
 import re
 import subprocess
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -28,10 +26,9 @@ import yaml
 from flask import Flask
 
 from kg.cli import main
-from kg.config import Settings
 from kg.history import cache_key
-from kg.releases import Published, run_history_build
-from tests.conftest import BUNDLE
+from tests.conftest import Run
+from tests.conftest import git as _git
 
 pytestmark = pytest.mark.corpus
 
@@ -56,48 +53,10 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 FILE_CODE = re.compile(r"^(?:[0-9]+-)?([a-z]{3}-[0-9]{2})(?:-|$)")
 
 
-@dataclass(frozen=True)
-class Run:
-    repo: Path
-    first: Published
-    unchanged: Published
-    added: Published
-    #: The commit added back for the third build.
-    head: str
-    store: ox.Store
-
-
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout
-
-
-def _build(repo: Path, out: Path) -> Published:
-    settings = Settings(out=out, validate=False)
-    return run_history_build(settings, str(repo), io.StringIO(), io.StringIO())
-
-
 @pytest.fixture(scope="session")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    if not BUNDLE.is_file():
-        pytest.skip("../shared/corpus/algoritmekader.bundle is not here")
-    root = tmp_path_factory.mktemp("history")
-    repo, out = root / "repo", root / "dist"
-    subprocess.run(["git", "clone", "-q", str(BUNDLE), str(repo)], check=True)
-    head = _git(repo, "rev-parse", "HEAD").strip()
-    _git(repo, "reset", "-q", "--hard", "HEAD~1")
-    # Builds are reused by commit and code fingerprint; the fingerprint is pinned so that an
-    # edit of the package while this runs (a working tree) cannot make the second build miss.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("kg.history.code_fingerprint", lambda: "pinned-for-this-session")
-        first = _build(repo, out)
-        unchanged = _build(repo, out)
-        _git(repo, "reset", "-q", "--hard", head)
-        added = _build(repo, out)
-    store = ox.Store()
-    store.bulk_load(path=str(out / "releases.nq"), format=ox.RdfFormat.N_QUADS)
-    return Run(repo, first, unchanged, added, head, store)
+def run(history: Run) -> Run:
+    """The history publication of the bundle (built once per session: tests/conftest.py)."""
+    return history
 
 
 def _tags(repo: Path) -> list[str]:

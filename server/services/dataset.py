@@ -27,12 +27,19 @@ from types import MappingProxyType
 import pyoxigraph as ox
 from flask import Flask, current_app, g
 
-from kg.manifest import GRAPH_NT, MANIFEST, ONTOLOGY, PAGES, SOURCEMAP, Manifest, read_manifest
+from kg.manifest import (
+    GRAPH_NT,
+    MANIFEST,
+    ONTOLOGY,
+    PAGES,
+    RELEASES_NQ,
+    SOURCEMAP,
+    Manifest,
+    read_manifest,
+)
+from kg.namespace import DATA_GRAPH as DATA_GRAPH  # named graphs of the store, one home: kg
+from kg.namespace import ONTOLOGY_GRAPH as ONTOLOGY_GRAPH
 from server.services.index import SiteIndex, build_index, install_index, pin_index
-
-#: Named graphs of the store; the default graph is their union.
-DATA_GRAPH = "urn:nl:ak:graph:data"
-ONTOLOGY_GRAPH = "urn:nl:ak:graph:ontologie"
 
 _EXTENSION_KEY = "kg_dataset"
 _SNAPSHOTS_KEY = "kg_snapshots"
@@ -74,6 +81,10 @@ class Dataset:
     #: Resource IRI -> [file, line] (``sourcemap.json``'s resources), for answers that cite
     #: where a fact comes from; read once per snapshot, empty without a source map.
     resources: Mapping[str, object] = field(default_factory=dict)
+    #: Every release in its named graph, their description and lineage, as ``releases.nq``
+    #: holds them (``kg build --git``; :mod:`server.services.history`); None without one.
+    #: A store of its own, so that pages and the index see the newest release only.
+    releases: ox.Store | None = None
 
 
 def load_dataset(dist: Path) -> Dataset:
@@ -100,7 +111,18 @@ def load_dataset(dist: Path) -> Dataset:
         pages=read_pages(dist),
         version=publication_version(manifest),
         resources=read_resources(dist),
+        releases=load_releases(dist),
     )
+
+
+def load_releases(dist: Path) -> ox.Store | None:
+    """``releases.nq`` as published (None when the publication has no release history)."""
+    path = dist / RELEASES_NQ.name
+    if not path.is_file():
+        return None
+    store = ox.Store()
+    store.bulk_load(path=str(path), format=ox.RdfFormat.N_QUADS)
+    return store
 
 
 def read_resources(dist: Path) -> Mapping[str, object]:

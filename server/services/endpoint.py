@@ -2,7 +2,8 @@
 
 What ``GET /sparql`` without a query answers to a machine: the endpoint, the language, the
 result formats, the union default graph and the store's named graphs with their sizes, and the
-limits (timeout, rows) in words.
+limits (timeout, rows) in words. With a release history the default graph is the newest release,
+the ontology and the history's description and lineage; each release is a named graph only.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import pyoxigraph as ox
 
 from kg.config import Settings
 from kg.namespace import RDF_IRI, RDFS_IRI, SD_IRI, VOID_IRI, XSD_IRI
-from server.services.dataset import graph_sizes
+from server.services.dataset import current_dataset, graph_sizes
 from server.services.formats import GRAPH_FORMATS, RESULT_FORMATS, Format
+from server.services.history_void import history_graph_sizes
 
 _TYPE = ox.NamedNode(f"{RDF_IRI}type")
 _COMMENT = ox.NamedNode(f"{RDFS_IRI}comment")
@@ -53,7 +55,13 @@ def service_description(store: ox.Store, endpoint_url: str, settings: Settings) 
     ]
     for fmt in (*RESULT_FORMATS, *GRAPH_FORMATS):
         triples.append(ox.Triple(service, _sd("resultFormat"), ox.NamedNode(_format_iri(fmt))))
-    for name, size in graph_sizes(store).items():
+    shared, releases = history_graph_sizes(current_dataset().releases)
+    if releases:  # the default graph is the newest release and history, not every release
+        triples.remove(ox.Triple(service, _sd("feature"), _sd("UnionDefaultGraph")))
+        triples.remove(ox.Triple(default_graph, _TRIPLES, _integer(len(store))))
+        size = len(store) + sum(shared.values())
+        triples.append(ox.Triple(default_graph, _TRIPLES, _integer(size)))
+    for name, size in {**graph_sizes(store), **shared, **releases}.items():
         triples += _named_graph(dataset, name, size)
     return triples
 

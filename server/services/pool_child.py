@@ -5,7 +5,8 @@ ONTOLOGY.ttl DATA-GRAPH ONTOLOGY-GRAPH HEADROOM`` with one end of a socket pair 
 input; :data:`BOOT` imports this module without running ``server/__init__.py``, so the process
 imports only the standard library, pyoxigraph and :mod:`kg.bounded` (not the web application:
 21 MiB instead of 51 MiB, 0.04 s instead of 0.3 s to start), loads the snapshot's graph and
-ontology into the same two named graphs the server's store has, and then, before it reads any
+ontology into the same two named graphs the server's store has (and, beside them, the snapshot's
+``releases.nq`` when it has one: :func:`load_store`), and then, before it reads any
 query, shuts itself in as the forked query child always did (:mod:`server.services.query`):
 
 * every descriptor but the socket (moved to 0) is closed and ``RLIMIT_NOFILE`` is 1: no file,
@@ -38,6 +39,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from kg.bounded import limit_memory
+from kg.manifest import RELEASES_NQ
 from server.services.pool_answers import AnswerTooLarge, Budget, write_solutions
 
 #: The query process's program: ``server`` as a bare package of the folder given (its
@@ -220,15 +222,37 @@ def load_store(graph: str, ontology: str, data_graph: str, ontology_graph: str) 
         store.bulk_load(
             path=ontology, format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(ontology_graph)
         )
+    releases = os.path.join(os.path.dirname(graph), RELEASES_NQ.name)
+    if os.path.isfile(releases):  # kg build --git: each release a named graph, and history
+        store.bulk_load(path=releases, format=ox.RdfFormat.N_QUADS)
+        store.clear_graph(ox.DefaultGraph())  # the newest release again: it is data_graph
     return store
 
 
-def serve(store: ox.Store, headroom: int) -> None:
-    """Answer jobs on descriptor 0 until end of file."""
+def default_graphs(store: ox.Store, data_graph: str) -> tuple[list[str], list[str]] | None:
+    """When the store holds releases, the dataset of a query that names none: (the graphs of
+    the default graph, every named graph); None: the union of all, as without releases.
+
+    The publication's graphs are named like ``data_graph`` (``urn:nl:ak:graph:…``: data,
+    ontology, the releases' description, lineage); the releases' own graphs
+    (``urn:nl:ak:release:<tag>``) are named graphs only, so the default graph stays the newest
+    release and does not mix every release into one."""
+    family = data_graph.rsplit(":", 1)[0] + ":"
+    graphs = [graph.value for graph in store.named_graphs()]
+    ours = [graph for graph in graphs if graph.startswith(family)]
+    return None if len(ours) == len(graphs) else (ours, graphs)
+
+
+def serve(
+    store: ox.Store, headroom: int, union: tuple[list[str], list[str]] | None = None
+) -> None:
+    """Answer jobs on descriptor 0 until end of file (``union``: :func:`default_graphs`)."""
     write_frame(0, READY)
     while (frame := read_frame(0)) is not None:
         job: dict[str, Any] = pickle.loads(frame)
         limit_cpu(job["timeout"])
+        if union is not None and job["dataset"] == "union":
+            job["dataset"] = union
         outcome = on_own_stack(partial(evaluate_job, store, job), job["stack"], headroom)
         write_frame(0, pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
 
@@ -239,5 +263,5 @@ def main(args: list[str]) -> int:
     graph, ontology, data_graph, ontology_graph, headroom = args[1:6]
     store = load_store(graph, ontology, data_graph, ontology_graph)
     shut_in(0, int(headroom))
-    serve(store, int(headroom))
+    serve(store, int(headroom), default_graphs(store, data_graph))
     return 0

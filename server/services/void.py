@@ -22,6 +22,7 @@ from kg.namespace import VOID_IRI as VOID
 from kg.namespace import XSD_IRI as XSD
 from server.services.dataset import DATA_GRAPH, Dataset, Statistics
 from server.services.examples import EXAMPLE_URN
+from server.services.history_void import release_versions
 
 #: EUPL 1.2 in the EU's licence vocabulary (as DCAT-AP asks).
 LICENSE = "http://publications.europa.eu/resource/authority/licence/EUPL_1_2"
@@ -67,6 +68,7 @@ def describe_dataset(dataset: Dataset) -> list[ox.Triple]:
     for dump in DUMPS:
         triples += _dump(subject, here, dump, dataset.manifest)
     triples += _sparql_distribution(here, subject)
+    triples += release_versions(dataset.releases, subject)
     return triples
 
 
