@@ -54,6 +54,9 @@ class Condition:
     group: str = ""
     value: str = ""
     operands: tuple[Condition, ...] = ()
+    #: An operator node's fragment (``uitzondering-2-e-1``): its id on the page, where its
+    #: IRI (``<urn>#uitzondering-2-e-1``) leads.
+    anchor: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class Trigger:
 
     present: tuple[Condition, ...]
     absent: tuple[Condition, ...]
+    #: The case's fragment (``uitzondering-1-geval-1``): its id on the page.
+    anchor: str = ""
 
     @property
     def query(self) -> dict[str, list[str]]:
@@ -118,7 +123,7 @@ def _rule(
         nodes.add(case)
         present = [_label(index, iri) for iri in _objects(store, case, _WITH)]
         absent = [_label(index, iri) for iri in _objects(store, case, _WITHOUT)]
-        triggers.append(Trigger(_sorted(present), _sorted(absent)))
+        triggers.append(Trigger(_sorted(present), _sorted(absent), _fragment(case)))
     where = resources.get(rule)
     source = f"{where[0]}:{where[1]}" if isinstance(where, list | tuple) and len(where) == 2 else ""
     return ExceptionRule(rule.split("#", 1)[1], expression, condition, source, tuple(triggers))
@@ -135,7 +140,11 @@ def _condition(
         _condition(store, index, operand, nodes, depth + 1)
         for operand in _objects(store, iri, _OPERAND)
     ]
-    return Condition(kinds[0][0], kinds[0][1], operands=_sorted(operands))
+    return Condition(kinds[0][0], kinds[0][1], operands=_sorted(operands), anchor=_fragment(iri))
+
+
+def _fragment(iri: str) -> str:
+    return iri.partition("#")[2]
 
 
 def _sorted(conditions: list[Condition]) -> tuple[Condition, ...]:
