@@ -33,7 +33,7 @@ class Settings:
     max_answer_bytes: int = 32 * 1024**2
     #: Threads per gunicorn worker (gthread: slow clients wait in the poller, not in a thread).
     threads: int = 4
-    #: Query processes kept per worker (started at the first query; more while all are busy).
+    #: Query processes kept per worker (started with the worker; more while all are busy).
     query_processes: int = 2
     #: A query still running after this many seconds is heavy and needs a slot to go on.
     cheap_seconds: float = 0.1

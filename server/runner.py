@@ -10,12 +10,15 @@ nothing.
 connections (slowloris) held both workers until the worker timeout, and 16 of 18 health probes
 failed over a minute. So the workers are threaded (gunicorn's ``gthread``, ``--threads`` per
 worker): a connection waits in the worker's poller, costing no thread, until its request's
-first bytes are there (:class:`Worker` puts every new connection there, where gunicorn would
-give each a thread for up to 5 s first; idle ones are closed after the keep-alive time), and a
-slow query holds one thread, not the worker. Not the async workers (gevent, eventlet): the
-engine's queries and page rendering are blocking C calls, which would stall every connection
-of the worker. A client that sends its headers or body slowly still holds one thread while it
-does; a buffering front (nginx) takes those off the workers. Threads rule out forking a child
+whole header block is there (:class:`Worker` reads it there, where gunicorn would give a new
+connection a thread for up to 5 s, and a thread reads the rest of a started request blocking,
+without a time limit: 16 connections with half-sent headers left 2 of 5 health probes
+unanswered); idle ones are closed after the keep-alive time, ones whose headers are not
+complete :data:`HEADER_SECONDS` after their first bytes too. A slow query holds one thread,
+not the worker. Not the async workers (gevent, eventlet): the engine's queries and page
+rendering are blocking C calls, which would stall every connection of the worker. A client
+that sends its body slowly still holds one thread while it does; a buffering front (nginx)
+takes those off the workers. Threads rule out forking a child
 per query (a fork may copy a lock another thread holds), which the query lane never does
 (:mod:`server.services.pool`).
 """
@@ -23,6 +26,7 @@ per query (a fork may copy a lock another thread holds), which the query lane ne
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import selectors
 import socket
@@ -38,6 +42,9 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 from kg.config import Settings
 from kg.manifest import MANIFEST
 from server import create_app
+from server.services.dataset import current_dataset
+from server.services.pool import prestart_lane
+from server.services.query import MEMORY_HEADROOM
 
 if TYPE_CHECKING:
     from kg.cli import Builder, Command
@@ -45,9 +52,51 @@ if TYPE_CHECKING:
 EXIT_ERROR = 2
 
 
+#: Seconds a client has to send the rest of a request's header block once its first bytes are
+#: there; a client that trickles its headers (slowloris) is closed then, having held no thread.
+HEADER_SECONDS = 10.0
+#: Bytes a header block may have: a larger one is refused (``431``) in the poller, as a thread
+#: would read the rest of it without a time limit (nginx allows 32 KiB by default).
+HEADER_BYTES = 64 * 1024
+_TOO_LARGE_BODY = b"the request headers are too large\n"
+_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_TOO_LARGE_BODY), _TOO_LARGE_BODY)
+)
+#: How a header block ends (HTTP/1.x; gunicorn refuses a bare line feed itself).
+_HEADER_ENDS = (b"\r\n\r\n", b"\n\n")
+
+
+class _Connection(TConn):  # type: ignore[misc]
+    """A connection and the bytes of its next request read so far by the poller, handed to
+    gunicorn's parser when a thread takes the connection up."""
+
+    def __init__(self, cfg: Any, sock: socket.socket, client: Any, server: Any) -> None:
+        super().__init__(cfg, sock, client, server)
+        self.early = b""
+
+    def init(self) -> None:
+        super().init()  # makes the parser of a new connection
+        self.give_back()
+
+    def give_back(self) -> None:
+        """The bytes read so far, put back in front of the parser's input."""
+        if self.parser is not None and self.early:
+            self.parser.unreader.unread(self.early)
+            self.early = b""
+
+    def header_complete(self) -> bool:
+        return any(end in self.early[: HEADER_BYTES + 4] for end in _HEADER_ENDS)
+
+
 class Worker(ThreadWorker):  # type: ignore[misc]
-    """gunicorn's threaded worker, but a new connection waits in the poller (no thread) until
-    it has sent something, and is closed after the keep-alive time if it sends nothing."""
+    """gunicorn's threaded worker, but a connection waits in the poller (no thread) until it
+    has sent the whole header block of its request: a new one is closed after the keep-alive
+    time if it sends nothing, and any one :data:`HEADER_SECONDS` after its request's first
+    bytes if its headers are not complete by then. gunicorn would give a new connection a
+    thread for up to 5 s, and a thread that has bytes of a request reads the rest blocking,
+    without a time limit: 16 half-sent headers left 2 of 5 health probes unanswered."""
 
     def accept(self, listener: socket.socket) -> None:
         try:
@@ -57,12 +106,80 @@ class Worker(ThreadWorker):  # type: ignore[misc]
                 raise
             return
         self.nr_conns += 1
-        connection = TConn(self.cfg, client, address, listener.getsockname())  # non-blocking
-        connection.timeout = time.monotonic() + self.cfg.keepalive
+        connection = _Connection(self.cfg, client, address, listener.getsockname())
+        connection.timeout = time.monotonic() + self.cfg.keepalive  # non-blocking socket
+        self._wait_for_headers(connection)
+
+    def on_client_socket_readable(self, connection: _Connection, client: socket.socket) -> None:
+        """A kept-alive connection sends its next request: read in the poller as well."""
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(connection)
+        self._wait_for_headers(connection)
+        self._on_bytes(connection, client)
+
+    def _wait_for_headers(self, connection: _Connection) -> None:
         self.pending_conns.append(connection)
         self.poller.register(
-            client, selectors.EVENT_READ, partial(self.on_pending_socket_readable, connection)
+            connection.sock, selectors.EVENT_READ, partial(self._on_bytes, connection)
         )
+
+    def _on_bytes(self, connection: _Connection, client: socket.socket) -> None:
+        try:
+            chunk = client.recv(HEADER_BYTES)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:  # the client has gone
+            self._drop(connection)
+            return
+        if not connection.early:
+            connection.timeout = time.monotonic() + HEADER_SECONDS
+        connection.early += chunk
+        if not connection.header_complete() and len(connection.early) > HEADER_BYTES:
+            self._refuse(connection, client)
+        elif connection.header_complete():
+            self.poller.unregister(client)
+            self.pending_conns.remove(connection)
+            connection.data_ready = True
+            connection.give_back()  # a kept-alive connection has its parser already
+            self.enqueue_req(connection)
+
+    def _refuse(self, connection: _Connection, client: socket.socket) -> None:
+        """``431``, then what the client still sends read and dropped until it closes (or
+        its time is up): closing with unread bytes would reset the connection, and the
+        client might lose the answer."""
+        try:
+            client.send(_TOO_LARGE)
+            client.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._drop(connection)
+            return
+        connection.early = b""
+        self.poller.modify(client, selectors.EVENT_READ, partial(self._discard, connection))
+
+    def _discard(self, connection: _Connection, client: socket.socket) -> None:
+        try:
+            if client.recv(HEADER_BYTES):
+                return
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        self._drop(connection)
+
+    def murder_pending(self) -> None:
+        """Close every waiting connection past its time (their times are not in order)."""
+        now = time.monotonic()
+        for connection in [c for c in self.pending_conns if c.timeout <= now]:
+            self._drop(connection)
+
+    def _drop(self, connection: _Connection) -> None:
+        with contextlib.suppress(OSError, KeyError, ValueError):  # not registered
+            self.poller.unregister(connection.sock)
+        self.pending_conns.remove(connection)
+        self.nr_conns -= 1
+        connection.close()
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -88,9 +205,17 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         # request, and when ``dist`` moves: server.services.dataset), so SIGHUP's new workers
         # serve the newest publication too.
         self.cfg.set("preload_app", True)
+        self.cfg.set("post_worker_init", _prestart_lane)
 
     def load(self) -> Any:
         return create_app(self.settings)
+
+
+def _prestart_lane(worker: Any) -> None:
+    """A new worker starts its query processes at once, not at its first query."""
+    app = worker.wsgi
+    with app.app_context():
+        prestart_lane(app, current_dataset().path, MEMORY_HEADROOM)
 
 
 #: The flags of the worker model and the query lane: flag, type, help.

@@ -8,6 +8,7 @@ answers are checked, not speeds; the only times are generous bounds on waiting.
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import threading
 import time
@@ -23,6 +24,8 @@ LOOKUP = "SELECT ?p ?o WHERE { <urn:nl:ak:mtr:org-02> ?p ?o }"
 #: Four copies of every triple joined: runs until the timeout.
 HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
 TIMEOUT = 4
+#: The scheduling policy SCHED_IDLE (Linux).
+IDLE = 5
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +150,130 @@ def test_idle_connections_do_not_hold_the_workers(server: LiveServer) -> None:
     finally:
         for connection in idle:
             connection.close()
+
+
+def query_processes(server: LiveServer) -> list[int]:
+    """The query processes of every worker (children of any of a worker's threads)."""
+    found = []
+    for worker in children(server.process.pid):
+        found += children(worker)
+    return found
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(child) for child in (task / "children").read_text().split()]
+    except OSError:  # ended meanwhile
+        return found
+    return found
+
+
+def policies(pid: int) -> list[int]:
+    """The scheduling policy of each thread of ``pid`` (``/proc``: field 41 of ``stat``)."""
+    found = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found.append(int((task / "stat").read_text().rsplit(")", 1)[1].split()[38]))
+    except (OSError, IndexError):  # ended meanwhile
+        return []
+    return found
+
+
+def test_a_heavy_query_runs_only_on_an_otherwise_idle_processor(server: LiveServer) -> None:
+    # Linux keeps the policy per thread: the query runs on a thread of its own, which must
+    # be lowered too (lowering the process's id alone left it at full priority).
+    heavy = Loop(server, sparql(HEAVY), "127.0.0.8")
+    lowered: list[int] = []
+    try:
+        heavy.start()
+        deadline = time.monotonic() + TIMEOUT
+        while not lowered and time.monotonic() < deadline:
+            time.sleep(0.1)
+            lowered = [pid for pid in query_processes(server) if set(policies(pid)) == {IDLE}]
+        threads = len(policies(lowered[0])) if lowered else 0
+    finally:
+        statuses = heavy.stop()
+    assert lowered, "no query process at SCHED_IDLE while a heavy query ran"
+    assert threads >= 2  # the process's main thread and the query's
+    assert set(statuses) <= {503}
+    # the lowered process is not reused for the next (cheap) query: it was stopped
+    assert get(server, sparql(LOOKUP))[0] == 200
+    assert not set(lowered) & set(query_processes(server))
+    assert all(IDLE not in policies(pid) for pid in query_processes(server))
+
+
+def test_half_sent_headers_hold_no_thread(server: LiveServer) -> None:
+    # 32 connections that never end their headers, 4 times the workers' threads: gunicorn
+    # read them on a thread each, without a time limit, until the client went away
+    slow = []
+    try:
+        for number in range(64):
+            connection = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            slow.append(connection)
+            if number % 2:
+                connection.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1\r\n")
+        statuses = [get(server, "/health", timeout=5)[0] for _ in range(20)]
+        assert statuses == [200] * 20
+        assert get(server, sparql(LOOKUP), timeout=5)[0] == 200
+    finally:
+        for connection in slow:
+            connection.close()
+
+
+def test_requests_sent_in_pieces_are_answered(server: LiveServer) -> None:
+    # headers gathered by the poller reach gunicorn's parser whole, on a new connection and on
+    # a kept-alive one; a body sent after the headers is read by the thread
+    body = urlencode({"query": LOOKUP}).encode()
+    post = (
+        b"POST /sparql HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        b"Accept: application/sparql-results+json\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    requests = [
+        [b"GET /hea", b"lth HTTP/1.1\r\nHost: 127.0", b".0.1\r\n", b"\r\n"],
+        [b"GET /health HTTP/1.1\r\n", b"Host: 127.0.0.1\r\n\r\n"],
+        [post[:20], post[20:], body[:10], body[10:]],
+    ]
+    answers = []
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        for pieces in requests:
+            for piece in pieces:
+                connection.sendall(piece)
+                time.sleep(0.05)
+            response = http.client.HTTPResponse(connection)
+            response.begin()
+            answers.append((response.status, response.read()))
+    assert [status for status, _ in answers] == [200, 200, 200]
+    assert json.loads(answers[2][1])["head"]["vars"] == ["p", "o"]
+
+
+def test_a_worker_starts_its_query_processes_before_its_first_query(sample_dist: Path) -> None:
+    # no query is sent: each worker's processes are there all the same (bounded wait)
+    live = LiveServer(sample_dist, "--workers", "2", "--query-processes", "2")
+    try:
+        deadline = time.monotonic() + 60
+        started: list[int] = []
+        while time.monotonic() < deadline:
+            started = [len(children(worker)) for worker in children(live.process.pid)]
+            if started == [2, 2]:
+                break
+            time.sleep(0.2)
+        assert started == [2, 2]
+    finally:
+        live.stop()
+
+
+def test_a_header_block_over_64_kib_is_431_without_a_thread(server: LiveServer) -> None:
+    # each field within gunicorn's limit (8,190 bytes), the block 200 KB, never ended:
+    # refused by the poller at once (a thread would wait for the rest without a time limit)
+    fields = b"".join(b"X-%d: %s\r\n" % (n, b"a" * 8000) for n in range(25))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + fields)
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        assert response.status == 431
+        assert response.read() == b"the request headers are too large\n"
+    assert get(server, "/health")[0] == 200

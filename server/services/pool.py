@@ -5,7 +5,7 @@ Forking a child per query (the sound sandbox of :func:`server.services.query.run
 fork from a threaded worker (gthread, :mod:`server.runner`) may copy a lock another thread holds
 (the store's, the logger's) into a child that then waits for ever. So each worker keeps a few
 query processes (:mod:`server.services.pool_child`), *started* (a fresh interpreter through
-``subprocess``, never a fork of the threaded worker) lazily at its first query, each loaded
+``subprocess``, never a fork of the threaded worker) when the worker starts, each loaded
 with one snapshot by path and shut in (no descriptors, memory and processor limits) before it
 reads a query. A query takes an idle process of the request's snapshot (or, when all are busy
 and none comes back within :data:`SPAWN_AFTER`, starts one), sends it the job, and reads back
@@ -22,8 +22,10 @@ Fairness (:mod:`server.services.admission`): a query answered before it has used
 ``cheap_seconds`` of processor time is cheap and never waits for anything (time spent waiting
 for a busy processor does not count, so a lookup on a loaded machine stays a lookup); a query
 that has used that much is *heavy*: it must get a slot (per client and in total, shared by all
-workers) or is stopped at once (``429`` / ``503`` with ``Retry-After``), and its process is
-given a lower processor priority so that cheap queries beside it keep theirs.
+workers) or is stopped at once (``429`` / ``503`` with ``Retry-After``). Every thread of its
+process goes to ``SCHED_IDLE`` (Linux keeps the policy per thread: nice 10 on the process id
+alone left the query's thread at full priority), and a process is started in its place at
+once, so lookups wait neither for a processor nor for a query process.
 
 The lane is held by the application (``app.extensions``), not by this module; it notices when
 it finds itself in a forked process (gunicorn's workers fork the preloaded master) and starts
@@ -32,14 +34,8 @@ afresh there.
 
 from __future__ import annotations
 
-import math
 import os
-import pickle
-import select
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -51,10 +47,10 @@ from typing import Any
 from flask import Flask, current_app, has_app_context, has_request_context, request
 
 from kg.config import Settings
-from kg.manifest import GRAPH_NT, ONTOLOGY
 from server.services.admission import Admission, Ticket
-from server.services.dataset import DATA_GRAPH, ONTOLOGY_GRAPH, current_dataset
-from server.services.pool_child import BOOT, HEADER, READY, Outcome
+from server.services.dataset import current_dataset
+from server.services.pool_child import Outcome
+from server.services.pool_process import QueryProcess
 
 _LANE_KEY = "kg_query_lane"
 #: Seconds a new query process may take to load its snapshot.
@@ -65,13 +61,9 @@ FRAME_SLACK = 64 * 1024
 SPAWN_AFTER = 0.05
 #: Seconds an idle process beyond ``keep`` is kept unused.
 IDLE_SECONDS = 30.0
-#: The processor priority (nice value) of a query process while it answers a heavy query.
-HEAVY_NICENESS = 10
 #: Outcomes after which a process is kept: it answered, or refused the query without trying
 #: (after any other, memory may be fragmented or the process gone: it is replaced).
 _HEALTHY = frozenset({"answer", "syntax", "not-acceptable", "refused"})
-_TICKS = os.sysconf("SC_CLK_TCK")
-_SERVER_FOLDER = str(Path(__file__).resolve().parents[1])
 
 
 @dataclass(frozen=True)
@@ -81,129 +73,6 @@ class Target:
     lane: QueryLane
     snapshot: Path
     client: str | None
-
-
-class QueryProcess:
-    """One started query process and the worker's end of its socket."""
-
-    def __init__(self, snapshot: Path, headroom: int) -> None:
-        self.snapshot = snapshot
-        ontology = snapshot / ONTOLOGY.name
-        ours, theirs = socket.socketpair()
-        command = [
-            sys.executable,
-            "-I",
-            "-c",
-            BOOT,
-            _SERVER_FOLDER,
-            str(snapshot / GRAPH_NT.name),
-            str(ontology) if ontology.is_file() else "",
-            DATA_GRAPH,
-            ONTOLOGY_GRAPH,
-            str(headroom),
-        ]
-        try:
-            self.process: subprocess.Popen[bytes] = subprocess.Popen(
-                command, stdin=theirs.fileno(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-        finally:
-            theirs.close()
-        self.socket = ours
-        self.pid = self.process.pid
-        self.ready = False
-        self.reniced = False
-        #: When it last came back from a query (monotonic seconds).
-        self.idle_since = 0.0
-
-    def start(self, deadline: float) -> Outcome | None:
-        """Wait for the process to be loaded; None when it is, else how it ended."""
-        if self.ready:
-            return None
-        frame = self._frame(deadline, len(READY))
-        if isinstance(frame, tuple):
-            return frame
-        self.ready = frame == READY
-        return None if self.ready else self.ended()
-
-    def send(self, job: dict[str, Any]) -> bool:
-        """Send ``job``; False when the process is gone."""
-        payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            self.socket.sendall(HEADER.pack(len(payload)) + payload)
-        except OSError:
-            return False
-        return True
-
-    def answer(self, deadline: float, max_frame: int) -> Outcome:
-        frame = self._frame(deadline, max_frame)
-        if isinstance(frame, tuple):
-            return frame
-        outcome: Outcome = pickle.loads(frame)
-        return outcome
-
-    def waiting(self, seconds: float) -> bool:
-        """True when nothing came back within ``seconds``."""
-        readable, _, _ = select.select([self.socket], [], [], max(0.0, seconds))
-        return not readable
-
-    def _frame(self, deadline: float, max_frame: int) -> bytes | Outcome:
-        header = self._read(HEADER.size, deadline)
-        if isinstance(header, tuple):
-            return header
-        (size,) = HEADER.unpack(header)
-        if size > max_frame:
-            self.stop()
-            return ("too-large", f"the answer has more than {max_frame} bytes")
-        return self._read(size, deadline)
-
-    def _read(self, size: int, deadline: float) -> bytes | Outcome:
-        chunks: list[bytes] = []
-        missing = size
-        while missing:
-            if self.waiting(deadline - time.monotonic()):
-                self.stop()
-                return ("timeout",)
-            try:
-                chunk = self.socket.recv(min(missing, 1 << 20))
-            except OSError:  # reset: the process is gone
-                chunk = b""
-            if not chunk:
-                return self.ended()
-            chunks.append(chunk)
-            missing -= len(chunk)
-        return b"".join(chunks)
-
-    def ended(self) -> Outcome:
-        """How the process ended (it closed its end of the socket)."""
-        code = self.stop(kill=False)
-        return ("signal", -code) if code < 0 else ("exit", code)
-
-    def cpu_seconds(self) -> float:
-        """Processor time the process has used (``/proc``; elsewhere: infinite, so that
-        every query that is not answered at once counts as heavy)."""
-        try:
-            with open(f"/proc/{self.pid}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            return math.inf
-        return (int(fields[11]) + int(fields[12])) / _TICKS
-
-    def renice(self, niceness: int) -> bool:
-        """Set the process's priority; False when not allowed (raising it back needs root)."""
-        try:
-            os.setpriority(os.PRIO_PROCESS, self.pid, niceness)
-        except OSError:
-            return False
-        self.reniced = niceness != 0
-        return True
-
-    def stop(self, kill: bool = True) -> int:
-        """End the process (at once, unless it is ending by itself); its exit code (minus
-        the signal that ended it)."""
-        self.socket.close()
-        if kill and self.process.poll() is None:
-            self.process.kill()
-        return self.process.wait()
 
 
 class QueryLane:
@@ -248,10 +117,19 @@ class QueryLane:
             return process.ended()
         if self._cheap(process, used, deadline):  # no admission needed
             return process.answer(deadline, max_frame)
+        self._turned_heavy(process)
         ticket: Ticket = self.admission.admit(client, job["timeout"])  # raises 429 / 503
         with ticket:
-            process.renice(HEAVY_NICENESS)
             return process.answer(deadline, max_frame)
+
+    def _turned_heavy(self, process: QueryProcess) -> None:
+        """Cheap queries first from now on; ``process`` will not be reused, so one is started
+        in its place now (in the background) if fewer than ``keep`` are idle."""
+        process.yield_processor()
+        with self._lock:
+            short = process.snapshot == self._latest and len(self._idle) < self.keep
+        if short:
+            threading.Thread(target=self._replace, args=(process.snapshot,), daemon=True).start()
 
     def _cheap(self, process: QueryProcess, used: float, deadline: float) -> bool:
         """True when the answer is there before the query has had ``cheap_seconds`` of
@@ -269,11 +147,7 @@ class QueryLane:
         one that comes back within :data:`SPAWN_AFTER` (a cheap query returns its own in a
         millisecond or two), else a new one (heavy queries hold the others)."""
         with self._lock:
-            if self._pid != os.getpid():  # a forked copy: those processes are not ours
-                for inherited in self._idle:
-                    inherited.socket.close()
-                self._idle.clear()
-                self._pid, self._busy = os.getpid(), 0
+            self._adopt()
             self._latest = snapshot
             retired = [p for p in self._idle if p.snapshot != snapshot]
             self._idle[:] = [p for p in self._idle if p.snapshot == snapshot]
@@ -289,6 +163,24 @@ class QueryLane:
             process.stop()
         return QueryProcess(snapshot, headroom)
 
+    def _adopt(self) -> None:
+        """In a forked copy (a gunicorn worker), forget the parent's processes (under the lock)."""
+        if self._pid != os.getpid():
+            for inherited in self._idle:
+                inherited.socket.close()
+            self._idle.clear()
+            self._pid, self._busy = os.getpid(), 0
+
+    def prestart(self, snapshot: Path, headroom: int) -> None:
+        """Start ``keep`` processes of ``snapshot`` in the background (a worker does at its
+        start: else its first queries each wait for one to start, 0.45 s)."""
+        with self._lock:
+            self._adopt()
+            self._latest, self._headroom = snapshot, headroom
+            missing = self.keep - len(self._idle)
+        for _ in range(missing):
+            threading.Thread(target=self._replace, args=(snapshot,), daemon=True).start()
+
     def _checkin(self, process: QueryProcess, healthy: bool) -> None:
         """Keep ``process`` for the next query, or stop it after a failure or a heavy query
         (its memory may have grown). Processes beyond ``keep`` (started while the others
@@ -300,7 +192,7 @@ class QueryLane:
         with self._lock:
             self._busy -= 1
             latest = process.snapshot == self._latest
-            keep = healthy and not process.reniced and latest
+            keep = healthy and not process.heavy and latest
             if keep:
                 process.idle_since = time.monotonic()
                 self._idle.append(process)
@@ -362,6 +254,13 @@ def install_lane(app: Flask, settings: Settings) -> QueryLane:
     weakref.finalize(lane, _stop_all, lane._idle)
     app.extensions[_LANE_KEY] = lane
     return lane
+
+
+def prestart_lane(app: Flask, snapshot: Path, headroom: int) -> None:
+    """Start the app's query processes of ``snapshot`` now (see :meth:`QueryLane.prestart`)."""
+    lane: QueryLane | None = app.extensions.get(_LANE_KEY)
+    if lane is not None:
+        lane.prestart(snapshot, headroom)
 
 
 def lane_target(store: object) -> Target | None:

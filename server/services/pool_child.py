@@ -243,9 +243,7 @@ def default_graphs(store: ox.Store, data_graph: str) -> tuple[list[str], list[st
     return None if len(ours) == len(graphs) else (ours, graphs)
 
 
-def serve(
-    store: ox.Store, headroom: int, union: tuple[list[str], list[str]] | None = None
-) -> None:
+def serve(store: ox.Store, headroom: int, union: tuple[list[str], list[str]] | None = None) -> None:
     """Answer jobs on descriptor 0 until end of file (``union``: :func:`default_graphs`)."""
     write_frame(0, READY)
     while (frame := read_frame(0)) is not None:
