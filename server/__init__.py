@@ -14,8 +14,23 @@ from flask import Flask
 
 from kg.config import Settings
 from server.http_policy import install_http_policy
-from server.routes import applicable, dumps, health, pages, resource, sparql
+from server.routes import (
+    applicable,
+    beslishulp,
+    browse,
+    dumps,
+    health,
+    pages,
+    releases,
+    resource,
+    site,
+    sparql,
+    stats,
+)
+from server.routes import search as search_routes
 from server.services.dataset import install_snapshots
+from server.services.page_cache import install_page_cache
+from server.services.pool import install_lane
 
 
 def create_app(settings: Settings) -> Flask:
@@ -23,7 +38,22 @@ def create_app(settings: Settings) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.config["KG_SETTINGS"] = settings
     install_snapshots(app, settings.out)
+    install_lane(app, settings)
+    install_page_cache(app, settings)
     install_http_policy(app, settings)
-    for module in (health, sparql, dumps, resource, pages, applicable):
+    for module in (
+        health,
+        sparql,
+        dumps,
+        resource,
+        pages,
+        applicable,
+        stats,
+        search_routes,
+        browse,
+        site,
+        beslishulp,
+        releases,
+    ):
         app.register_blueprint(module.blueprint)
     return app

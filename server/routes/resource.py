@@ -25,7 +25,11 @@ from kg.namespace import URN_PREFIX
 from server.services.addresses import resource_url, with_fragment
 from server.services.dataset import current_dataset
 from server.services.describe import describe_page, describe_triples
+from server.services.exceptions import readable_exceptions
+from server.services.history_http import history_context, moved_answer, release_answer
 from server.services.index import current_index
+from server.services.neighbourhood import neighbourhood
+from server.services.page_cache import cached_page, representation_key
 from server.services.representation import FORMATS, HTML, Format, negotiate, serialize
 from server.services.responses import not_acceptable, urn_not_found
 
@@ -46,17 +50,24 @@ blueprint.record_once(_setup)
 
 
 @blueprint.get("/id/<path:urn>")
+@cached_page(representation_key)
 def by_id(urn: str) -> BaseResponse:
     return dereference(urn, bare=False)
 
 
 @blueprint.get("/<urn:urn>")
+@cached_page(representation_key)
 def bare(urn: str) -> BaseResponse:
     return dereference(urn, bare=True)
 
 
 def dereference(raw: str, bare: bool) -> BaseResponse:
     base, hash_sign, fragment = raw.partition("#")
+    if "release" in request.args and base.startswith(URN_PREFIX):  # as a release had it
+        return release_answer(base, request.args["release"])
+    moved = moved_answer(base)  # a URN no current document has: where its document went
+    if moved is not None:
+        return moved
     urn = current_index().canonical(base) if base.lower().startswith(URN_PREFIX) else None
     if urn is None:
         return urn_not_found(raw)
@@ -104,6 +115,15 @@ def _body(urn: str, fmt: Format) -> str | bytes:
     dataset = current_dataset()
     if fmt is HTML:
         page = describe_page(dataset.store, current_index(), dataset.pages, urn)
+        page, rules = readable_exceptions(dataset.store, current_index(), dataset.resources, page)
         alternates = [(f, resource_url(urn, f)) for f in FORMATS if f is not HTML]
-        return render_template("resource.html", page=page, alternates=alternates)
+        around = neighbourhood(dataset.store, current_index(), urn)
+        return render_template(
+            "resource.html",
+            page=page,
+            alternates=alternates,
+            neighbourhood=around,
+            exceptions=rules,
+            **history_context(urn),
+        )
     return serialize(describe_triples(dataset.store, urn), fmt)
