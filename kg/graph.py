@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, partial
 
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
+from rdflib.namespace import DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 from rdflib.term import Node
 
 from kg.applicability import ExpressionError, exception_triples
@@ -33,6 +33,7 @@ from kg.vocabulary import (
     KeyRule,
     Shape,
 )
+from kg.website import website_page
 
 GLOSSARY_SCHEME = URIRef("urn:nl:ak:begrip")
 Triple = tuple[Node, Node, Node]
@@ -152,6 +153,7 @@ class _Builder:
         for cls in kind.classes:
             self.add(s, RDF.type, cls, here)
         self.add(s, AK.bronbestand, Literal(document.path), here)
+        self.add(s, FOAF.page, website_page(document.path), here)
         title = document.matter.get("title")
         title_at = Location(document.path, title.line if title else document.matter.body_line)
         label = Literal(document.title(), lang="nl")

@@ -46,11 +46,13 @@ from kg.manifest import (
     MANIFEST,
     ONTOLOGY,
     PAGES,
+    SEARCH,
     SOURCEMAP,
     FileRecord,
     Manifest,
 )
 from kg.resources import ontology_files
+from kg.search import search_index
 from kg.serialization import (
     jsonld_context,
     oxigraph_triples,
@@ -124,6 +126,7 @@ def write_publication(
     files[DIAGNOSTICS.name] = _json([d.to_json() for d in diagnostics])
     files[PAGES.name] = _json(dict(sorted((str(urn), html) for urn, html in build.pages.items())))
     files[ONTOLOGY.name] = render_ontology()
+    files[SEARCH.name] = search_index(corpus)
     files.update(extra or {})
     checksums = {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}
     files[CHECKSUMS.name] = "".join(

@@ -161,7 +161,12 @@ def test_a_read_only_output_folder_exits_2_and_keeps_the_publication(published: 
         parent.chmod(0o755)
     assert "Permission denied" in one_failure_line(result)
     assert snapshot(published) == before
-    assert sorted(p.name for p in parent.iterdir()) == ["dist", "dist.lock", "dist.snapshots"]
+    assert sorted(p.name for p in parent.iterdir()) == [
+        "dist",
+        "dist.cache",
+        "dist.lock",
+        "dist.snapshots",
+    ]
     assert [p.name for p in (parent / "dist.snapshots").iterdir()] == [published.readlink().name]
 
 

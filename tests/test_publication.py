@@ -113,7 +113,12 @@ def test_an_interrupted_build_publishes_nothing(
 
 def assert_no_leftovers(folder: Path) -> None:
     """Only ``dist``, its lock and its one snapshot: nothing half-written."""
-    assert sorted(p.name for p in folder.iterdir()) == ["dist", "dist.lock", "dist.snapshots"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "dist",
+        "dist.cache",
+        "dist.lock",
+        "dist.snapshots",
+    ]
     assert [p.name for p in (folder / "dist.snapshots").iterdir()] == [
         (folder / "dist").readlink().name
     ]

@@ -232,7 +232,12 @@ def test_concurrent_builds_take_turns(tmp_path: Path, other_content: Path) -> No
     builds = [kg_build(SAMPLE_CONTENT, dist), kg_build(other_content, dist)]
     assert [finished(build) for build in builds] == [0, 0]
     assert_complete(dist)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist", "dist.lock", "dist.snapshots"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "dist",
+        "dist.cache",
+        "dist.lock",
+        "dist.snapshots",
+    ]
     snapshots = known(dist)
     assert len(snapshots) == 2  # both published, one after the other
     assert read_manifest(dist).snapshot in snapshots

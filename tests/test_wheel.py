@@ -59,6 +59,8 @@ def test_the_wheel_holds_the_ontology_and_the_shapes(wheel: Path) -> None:
         assert f"kg/ontology/{path.name}" in names
     for path in shape_files():
         assert f"kg/shapes/{path.name}" in names
+    queries = sorted((REPO / "queries").glob("*.rq"))  # the example library
+    assert queries and all(f"server/queries/{path.name}" in names for path in queries)
     assert "kg/pipeline.py" in names and "server/runner.py" in names
     entry_points = zipfile.ZipFile(wheel).read(
         next(name for name in names if name.endswith(".dist-info/entry_points.txt"))
@@ -67,7 +69,10 @@ def test_the_wheel_holds_the_ontology_and_the_shapes(wheel: Path) -> None:
 
 
 def test_the_installed_package_uses_its_own_files(installed: Path, tmp_path: Path) -> None:
-    code = "import kg.resources as r; print(r.data_dir('ontology')); print(r.data_dir('shapes'))"
+    code = (
+        "import kg.resources as r; print(r.data_dir('ontology')); print(r.data_dir('shapes'));"
+        "import server.services.examples as e; print(e.queries_dir())"
+    )
     result = run([str(installed / "python"), "-c", code], tmp_path)
     assert result.returncode == 0, result.stderr
     site = installed.parent / "lib"
