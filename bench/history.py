@@ -6,7 +6,9 @@ children):
     release cache, no parse cache);
   * a rebuild with nothing new (every release from the cache);
   * adding one new commit: the clone's branch head starts one commit back, then the last commit
-    is added and the history built again (that commit alone is built).
+    is added and the history built again (that commit alone is built);
+  * whether releases share parses: the Markdown files of all releases (``git ls-tree``), the
+    distinct ones (path and blob), and the parse results the full build kept (each one parse).
 Goals (issue 12, this 2-core machine): full <= 15 s, one new commit <= 2 s.
 
 Usage: python bench/history.py [--bundle PATH] [--validate]
@@ -44,6 +46,27 @@ def timed_build(repo: Path, out: Path, validate: bool) -> tuple[float, float, st
     return wall, _children_cpu() - cpu, result.stdout.splitlines()[0]
 
 
+def parse_sharing(repo: Path, cache: Path) -> str:
+    """Files in all releases, distinct files (path and blob), parses the cache holds."""
+    refs = subprocess.run(
+        ["git", "-C", str(repo), "tag"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    files = []
+    for ref in [*refs, "HEAD"]:
+        listing = subprocess.run(
+            ["git", "-C", str(repo), "ls-tree", "-r", ref, "docs"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        files += [tuple(line.split()[2:]) for line in listing.splitlines() if line.endswith(".md")]
+    parses = sum(1 for _ in cache.glob("??/*.pickle"))
+    return (
+        f"Markdown files in all releases: {len(files)}, distinct (path, blob): "
+        f"{len(set(files))}; parses kept by the full build: {parses}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE)
@@ -57,6 +80,7 @@ def main() -> None:
         ).stdout.strip()
         subprocess.run(["git", "-C", str(repo), "reset", "-q", "--hard", "HEAD~1"], check=True)
         rows = [("full history (empty caches)", *timed_build(repo, out, args.validate))]
+        sharing = parse_sharing(repo, out.with_name(f"{out.name}.cache"))
         rows.append(("rebuild, nothing new", *timed_build(repo, out, args.validate)))
         subprocess.run(["git", "-C", str(repo), "reset", "-q", "--hard", head], check=True)
         rows.append(("one new commit", *timed_build(repo, out, args.validate)))
@@ -67,6 +91,7 @@ def main() -> None:
     print(
         "dataset files: " + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in sizes.items())
     )
+    print(sharing)
 
 
 if __name__ == "__main__":

@@ -254,8 +254,7 @@ def run_history(settings: Settings, repository: str) -> int:
         published = run_history_build(settings, repository, sys.stdout, sys.stderr)
     except OSError as error:
         raise PublishError(f"cannot publish to {settings.out}: {error}") from error
-    newest = published.history.newest
-    return exit_status([*newest.corpus.diagnostics, *newest.build.diagnostics], settings.strict)
+    return exit_status(published.history.newest.problems, settings.strict)
 
 
 def _publish(out: Path, outcome: Outcome) -> Publication:

@@ -46,6 +46,11 @@ class Settings:
     #: Formats (``?format=`` keys, comma-separated: ``html,turtle``) of every ``/id/…`` page
     #: each worker renders ahead, in the background, when it takes up a snapshot; "": none.
     page_cache_warm: str = ""
+    #: ``kg serve --store``: the SPARQL endpoint of a store ``kg push`` loaded; every triple
+    #: is read from there (the publication folder gives the files). None: the embedded store.
+    store: str | None = None
+    #: The data's graph in that store (``kg push --graph``); None: ``kg.namespace.DATA_GRAPH``.
+    store_graph: str | None = None
     strict: bool = False
     validate: bool = True
     #: Folder of the AI-Act decision aid (``decision-tree.yaml``…) to add to the graph and
@@ -82,6 +87,8 @@ _ENVIRONMENT: dict[str, tuple[str, type]] = {
     "heavy_total": ("KG_HEAVY_TOTAL", int),
     "page_cache_bytes": ("KG_PAGE_CACHE_BYTES", int),
     "page_cache_warm": ("KG_PAGE_CACHE_WARM", str),
+    "store": ("KG_STORE", str),
+    "store_graph": ("KG_STORE_GRAPH", str),
 }
 
 
@@ -112,6 +119,8 @@ def load_settings(
         raise SettingsError("answer size, threads, query processes and slots must be positive")
     if settings.page_cache_bytes < 0:
         raise SettingsError("the page cache size must not be negative")
+    if settings.store is not None and not settings.store.startswith(("http://", "https://")):
+        raise SettingsError(f"--store {settings.store!r}: not an http(s) URL of a SPARQL endpoint")
     return settings
 
 

@@ -61,17 +61,24 @@ class _Source:
 
 
 def load_corpus(
-    root: Path, parse_seconds: float = PARSE_SECONDS, cache: Path | None = None
+    root: Path,
+    parse_seconds: float = PARSE_SECONDS,
+    cache: Path | None = None,
+    abbreviations: bool = True,
 ) -> Corpus:
     """The documents of ``root``; with ``cache``, a folder of earlier parse results
-    (:mod:`kg.parsecache`), only the files not parsed before are parsed."""
+    (:mod:`kg.parsecache`), only the files not parsed before are parsed. Without
+    ``abbreviations`` the glossary is not applied to the pages (it marks terms in their HTML
+    and adds no triples: the older releases of a history are parsed so, and share more)."""
     docs = root / "docs"
     if not docs.is_symlink() and not docs.is_dir():
         raise ContentFolderError(f"{root}: not a content folder (it has no docs/ folder)")
     listing = list_markdown(root, "docs")
     diagnostics: list[Diagnostic] = list(listing.problems)
     rejected: list[str] = list(listing.refused)
-    terms = _load_glossary(root, diagnostics, rejected, parse_seconds)
+    # The glossary's parses are kept apart (``glossary/``), beside the documents'.
+    glossaries = ParseCache.open(cache / "glossary") if cache is not None else None
+    terms = _load_glossary(root, diagnostics, rejected, parse_seconds, glossaries)
     sources: list[_Source] = []
     for relative in listing.files:
         text = _read_text(root, relative, diagnostics)
@@ -81,7 +88,8 @@ def load_corpus(
             placement = classify(PurePosixPath(relative).relative_to("docs"))
             sources.append(_Source(relative, text, placement))
     parses = ParseCache.open(cache) if cache is not None else None
-    documents = _parse_documents(sources, terms, parse_seconds, parses, diagnostics, rejected)
+    marked = terms if abbreviations else []
+    documents = _parse_documents(sources, marked, parse_seconds, parses, diagnostics, rejected)
     return Corpus(
         root=root,
         documents=tuple(_settle_duplicate_urns(documents, diagnostics)),
@@ -152,7 +160,11 @@ def _terms_in(text: str, terms: list[Term]) -> list[str]:
 
 
 def _load_glossary(
-    root: Path, diagnostics: list[Diagnostic], rejected: list[str], seconds: float
+    root: Path,
+    diagnostics: list[Diagnostic],
+    rejected: list[str],
+    seconds: float,
+    cache: ParseCache | None = None,
 ) -> list[Term]:
     if not os.path.lexists(root / GLOSSARY_PATH):
         return []
@@ -160,7 +172,13 @@ def _load_glossary(
     if text is None:
         rejected.append(GLOSSARY_PATH)
         return []
-    [result] = map_bounded(partial(parse_glossary, GLOSSARY_PATH), [text], seconds)
+    key = cache.key(GLOSSARY_PATH, text) if cache is not None else ""
+    found = cache.get(key) if cache is not None else None
+    result = cast("tuple[list[Term], list[Diagnostic]] | Failed | None", found)
+    if result is None:
+        [result] = map_bounded(partial(parse_glossary, GLOSSARY_PATH), [text], seconds)
+        if cache is not None and not isinstance(result, Failed):
+            cache.put(key, result)
     if isinstance(result, Failed):
         diagnostics.append(_parse_failed(GLOSSARY_PATH, result))
         rejected.append(GLOSSARY_PATH)

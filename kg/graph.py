@@ -97,7 +97,9 @@ class _Index:
         return names.get(value.strip().lower().removesuffix(".md"))
 
 
-def build_graph(corpus: Corpus) -> Build:
+def build_graph(corpus: Corpus, pages: bool = True) -> Build:
+    """The graph of ``corpus``; without ``pages``, its triples alone (no HTML pages: they
+    add no triples, and the older releases of a history need none)."""
     triples: set[Triple] = set()
     sourcemap = SourceMap()
     diagnostics: list[Diagnostic] = []
@@ -117,6 +119,8 @@ def build_graph(corpus: Corpus) -> Build:
         if term.definition:
             builder.add(term.urn, SKOS.definition, Literal(term.definition, lang="nl"), location)
         builder.add(term.urn, AK.bronbestand, Literal(GLOSSARY_PATH), location)
+    if not pages:
+        return Build(frozenset(triples), sourcemap, tuple(diagnostics))
     # Lists (kg.lists) need every document, so pages are made last.
     books = catalogue(corpus.documents, builder.node, corpus.terms)
     for document in corpus.documents:

@@ -25,7 +25,6 @@ import pickle
 import re
 import shutil
 import subprocess
-import tarfile
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,20 +35,26 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pyoxigraph as ox
+from rdflib import URIRef
+from rdflib.namespace import RDF
 
 from kg import __version__
 from kg.bounded import Failed, map_bounded
 from kg.config import Settings, build_cache
-from kg.corpus import Corpus
-from kg.graph import Build, Triple
+from kg.diagnostic import Diagnostic
+from kg.graph import Triple
 from kg.lineage import DocumentRecord, Release
+from kg.manifest import GRAPH_NT, GRAPH_TTL, Manifest
 from kg.parsecache import code_fingerprint
 from kg.pipeline import run_pipeline
+from kg.publication import describe, render_files
 from kg.serialization import oxigraph_triples, prefix_map, sorted_triples
 
 #: Seconds one release may take to build (the real content takes 2-3 s).
 RELEASE_SECONDS = 600.0
 _VERSION_PART = re.compile(r"\d+|\D+")
+#: The name of a child's checked-out tree in the release store (the child's pid follows).
+_TREES = ".tree-"
 
 
 class HistoryError(Exception):
@@ -70,13 +75,20 @@ class ReleaseBuild:
 
 @dataclass(frozen=True)
 class Newest:
-    """The newest release, built in full for the publication."""
+    """The newest release, built in full and rendered for the publication in its child (so a
+    rebuild with nothing new renders nothing, and no graph comes back to the parent)."""
 
-    corpus: Corpus
-    build: Build
-    #: The validation report's files and counts (None: not validated).
-    extra: Mapping[str, bytes]
+    #: Every file of its publication (:func:`kg.publication.render_files`, the validation
+    #: report's files with them) but the manifest, the checksums and the dataset files.
+    files: Mapping[str, bytes]
+    #: Its manifest, but the files (:func:`kg.publication.describe`).
+    described: Manifest
+    #: SHACL findings per severity (None: not validated).
     validation: Mapping[str, int] | None
+    #: The content problems of the loader and the builder.
+    problems: tuple[Diagnostic, ...]
+    #: The vereisten and maatregelen its documents refer to but no document has, sorted.
+    dangling: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -96,7 +108,9 @@ class History:
 class Chunks:
     """Each release's graph serialised once, in every dump format (N-Quads, TriG, and each
     gzipped): the dataset's dumps are these chunks joined (gzip members may be concatenated;
-    TriG allows a prefix to be declared again), so a new release costs its own chunk only."""
+    TriG allows a prefix to be declared again), so a new release costs its own chunk only.
+    The default graph (the newest release) is the publication's ``graph.nt`` / ``graph.ttl``
+    (the same sorted triples, by the same serialiser: :data:`DEFAULT_FILES`)."""
 
     folder: Path
 
@@ -106,16 +120,22 @@ class Chunks:
     def complete(self, commit: str, graphs: Sequence[str]) -> bool:
         return all(self.path(commit, g, e).is_file() for g in graphs for e in DUMP_EXTENSIONS)
 
-    def write(self, commit: str, graph: str, triples: frozenset[Triple]) -> None:
-        """The triples in ``graph`` (``DEFAULT``: the default graph), sorted, each format."""
+    def write(self, commit: str, graphs: Sequence[str], triples: frozenset[Triple]) -> None:
+        """The triples in each of ``graphs``, sorted (once), each format."""
+        self._write(commit, graphs, oxigraph_triples(sorted_triples(triples)))
+
+    def write_ntriples(self, commit: str, graphs: Sequence[str], ntriples: bytes) -> None:
+        """As :meth:`write`, from the triples serialised sorted already (the publication's
+        ``graph.nt``: read back in their order, blank node labels kept)."""
+        self._write(commit, graphs, list(ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES)))
+
+    def _write(self, commit: str, graphs: Sequence[str], ordered: Sequence[ox.Triple]) -> None:
         (self.folder / commit).mkdir(parents=True, exist_ok=True)
-        name = ox.DefaultGraph() if graph == DEFAULT else ox.NamedNode(graph)
-        quads = [
-            ox.Quad(t.subject, t.predicate, t.object, name)
-            for t in oxigraph_triples(sorted_triples(triples))
-        ]
-        for extension, data in serialise_quads(quads).items():
-            keep_bytes(self.path(commit, graph, extension), data)
+        for graph in graphs:
+            name = ox.NamedNode(graph)
+            quads = [ox.Quad(t.subject, t.predicate, t.object, name) for t in ordered]
+            for extension, data in serialise_quads(quads).items():
+                keep_bytes(self.path(commit, graph, extension), data)
 
     def read(self, commit: str, graph: str, extension: str) -> bytes:
         return self.path(commit, graph, extension).read_bytes()
@@ -123,8 +143,14 @@ class Chunks:
 
 #: The extensions of a chunk, and of the dataset's dump files.
 DUMP_EXTENSIONS = ("nq", "nq.gz", "trig", "trig.gz")
-#: The chunk of the newest release as the default graph.
-DEFAULT = "default"
+#: The chunk of the newest release as the default graph, per extension: its publication's
+#: file (N-Triples is N-Quads in the default graph; Turtle is TriG).
+DEFAULT_FILES = {
+    "nq": GRAPH_NT.name,
+    "nq.gz": f"{GRAPH_NT.name}.gz",
+    "trig": GRAPH_TTL.name,
+    "trig.gz": f"{GRAPH_TTL.name}.gz",
+}
 
 
 def serialise_quads(quads: Sequence[ox.Quad]) -> dict[str, bytes]:
@@ -155,17 +181,23 @@ def history_cache(settings: Settings) -> Path:
     return folder / "history"
 
 
-def git(git_dir: Path, *args: str) -> str:
-    """Run git on ``git_dir``; its output, or :class:`HistoryError` with git's last line."""
+def git(git_dir: Path, *args: str, index: Path | None = None) -> str:
+    """Run git on ``git_dir`` (with ``index`` as its index file); its output, or
+    :class:`HistoryError` with git's last line."""
+    environment = None if index is None else {**os.environ, "GIT_INDEX_FILE": str(index)}
     try:
         result = subprocess.run(
-            ["git", f"--git-dir={git_dir}", *args], capture_output=True, check=False
+            ["git", f"--git-dir={git_dir}", *args],
+            capture_output=True,
+            check=False,
+            env=environment,
         )
     except OSError as error:
         raise HistoryError(f"cannot run git: {error}") from None
     if result.returncode != 0:
         lines = result.stderr.decode("utf-8", "replace").strip().splitlines() or ["failed"]
-        raise HistoryError(f"git {args[0]}: {lines[-1]}")
+        command = next(arg for arg in args if not arg.startswith("-"))
+        raise HistoryError(f"git {command}: {lines[-1]}")
     return result.stdout.decode("utf-8", "replace")
 
 
@@ -233,16 +265,19 @@ def _version_key(tag: str) -> tuple[tuple[int, object], ...]:
     )
 
 
-def export_tree(git_dir: Path, commit: str, folder: Path) -> None:
-    """The commit's files into ``folder`` (``git archive``; tar's ``data`` filter refuses
-    anything that would land outside it)."""
-    archive = folder.with_suffix(".tar")
-    git(git_dir, "archive", f"--output={archive}", commit)
-    try:
-        with tarfile.open(archive) as tar:
-            tar.extractall(folder, filter="data")
-    finally:
-        archive.unlink(missing_ok=True)
+def check_out(git_dir: Path, commit: str, folder: Path) -> Path:
+    """The commit's files in ``folder / "tree"``, checked out by git with its own index
+    (``folder / "index"``, never the mirror's): when the folder holds an earlier commit, only
+    the files that differ are written or removed (``git read-tree --reset -u``, as ``git reset
+    --hard``; git refuses paths outside the tree, and ``.git``). So a child that builds one
+    release after another writes each release's changes only. The content folder."""
+    folder = folder.resolve()  # git may change directory before it reads its index
+    tree = folder / "tree"
+    tree.mkdir(parents=True, exist_ok=True)
+    git(
+        git_dir, f"--work-tree={tree}", "read-tree", "--reset", "-u", commit, index=folder / "index"
+    )
+    return tree
 
 
 def cache_key() -> str:
@@ -275,10 +310,15 @@ def _build_history(settings: Settings, repository: str, pattern: str, cache: Pat
             todo.append(_Job(commit, tuple(names), commit == newest))
         else:
             builds[commit] = found
-    # Interleaved, so that each child gets old (small) and new (large) releases alike.
-    todo = todo[::2] + todo[1::2]
+    # Each child works through a run of consecutive releases, so that a release finds the
+    # files it shares with the one before parsed (the parse cache); the newest, built in
+    # full, goes first, with the oldest (smallest) releases.
+    todo = sorted(todo, key=lambda job: not job.full)
     work = _Worker(settings, git_dir, store, chunks)
-    for job, result in zip(todo, map_bounded(work, todo, RELEASE_SECONDS), strict=True):
+    _remove_trees(store)  # a killed build's
+    results = map_bounded(work, todo, RELEASE_SECONDS)
+    _remove_trees(store)
+    for job, result in zip(todo, results, strict=True):
         if isinstance(result, Failed):
             raise HistoryError(f"commit {job.commit[:12]} could not be built: {result.reason}")
         builds[job.commit] = result
@@ -296,7 +336,7 @@ def _cached(
     found = _load(store / f"{commit}.pickle")
     if not isinstance(found, ReleaseBuild):
         return None
-    if not chunks.complete(commit, [*graphs, DEFAULT] if full else graphs):
+    if not chunks.complete(commit, graphs):
         return None
     if full and not (store / f"{commit}.newest.pickle").is_file():
         return None
@@ -313,21 +353,18 @@ class _Worker:
     chunks: Chunks
 
     def __call__(self, job: _Job) -> ReleaseBuild:
-        with tempfile.TemporaryDirectory(dir=self.store) as scratch:
-            root = Path(scratch) / job.commit
-            root.mkdir()
-            export_tree(self.git_dir, job.commit, root)
-            chosen = replace(
-                self.settings,
-                content=root,
-                validate=self.settings.validate and job.full,
-                cache=build_cache(replace(self.settings, use_cache=True)),
-            )
-            outcome = run_pipeline(chosen)
+        # One folder per child (a forked process works through its run of releases).
+        root = check_out(self.git_dir, job.commit, self.store / f"{_TREES}{os.getpid()}")
+        chosen = replace(
+            self.settings,
+            content=root,
+            validate=self.settings.validate and job.full,
+            cache=build_cache(replace(self.settings, use_cache=True)),
+        )
+        # Older releases are published as graphs alone: no pages, no glossary marks.
+        outcome = run_pipeline(chosen, pages=job.full)
         corpus = replace(outcome.corpus, root=self.git_dir, commit=job.commit)
         triples = outcome.build.triples
-        for graph in (*job.graphs, DEFAULT) if job.full else job.graphs:
-            self.chunks.write(job.commit, graph, triples)
         record = ReleaseBuild(
             job.commit,
             len(triples),
@@ -336,17 +373,49 @@ class _Worker:
             ),
             dict(sorted(Counter(d.kind_name for d in corpus.documents).items())),
         )
-        if job.full:
+        if not job.full:
+            self.chunks.write(job.commit, job.graphs, triples)
+        else:
             shacl = outcome.shacl
+            files = render_files(corpus, outcome.build)
+            self.chunks.write_ntriples(job.commit, job.graphs, files[GRAPH_NT.name])
+            files.update(shacl.files() if shacl is not None else {})
             newest = Newest(
-                corpus,
-                outcome.build,
-                shacl.files() if shacl is not None else {},
+                files,
+                describe(corpus, outcome.build),
                 shacl.counts() if shacl is not None else None,
+                outcome.problems,
+                dangling_references(triples, {document.urn for document in record.documents}),
             )
             _keep(self.store / f"{job.commit}.newest.pickle", newest)
         _keep(self.store / f"{job.commit}.pickle", record)
         return record
+
+
+def dangling_references(triples: frozenset[Triple], known: set[str]) -> tuple[str, ...]:
+    """The vereisten and maatregelen (no sections) the triples refer to that no document of
+    ``known`` is and nothing is typed as."""
+    rdf_type = {RDF.type}  # set lookups: a URIRef's == is slow, its hash is not
+    typed = {str(s) for s, p, _ in triples if p in rdf_type}
+    return tuple(
+        sorted(
+            {
+                str(o)
+                for _, p, o in triples
+                if isinstance(o, URIRef)
+                and str(o).startswith(("urn:nl:ak:ver:", "urn:nl:ak:mtr:"))
+                and "#" not in o
+                and str(o) not in known
+                and str(o) not in typed
+                and p not in rdf_type
+            }
+        )
+    )
+
+
+def _remove_trees(store: Path) -> None:
+    for folder in store.glob(f"{_TREES}*"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager

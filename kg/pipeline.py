@@ -47,18 +47,19 @@ class Outcome:
         return self.shacl.findings if self.shacl is not None else ()
 
 
-def run_pipeline(settings: Settings) -> Outcome:
+def run_pipeline(settings: Settings, pages: bool = True) -> Outcome:
     """Load ``settings.content``, build its graph and, if ``settings.validate``, validate it
-    against ``settings.shapes`` (None: the package's shapes)."""
+    against ``settings.shapes`` (None: the package's shapes). Without ``pages``, the triples
+    alone (no HTML pages, no glossary marks in them: an older release of a history)."""
     if not settings.validate:
-        corpus = load_corpus(settings.content, cache=settings.cache)
-        build, tree = _with_tree(build_graph(corpus), corpus, settings)
+        corpus = load_corpus(settings.content, cache=settings.cache, abbreviations=pages)
+        build, tree = _with_tree(build_graph(corpus, pages), corpus, settings)
         return Outcome(corpus, build, None, tree)
     from kg.validation import load_shapes, validate  # pySHACL is a heavy import: only when used
 
     shapes = load_shapes(settings.shapes)
-    corpus = load_corpus(settings.content, cache=settings.cache)
-    build, tree = _with_tree(build_graph(corpus), corpus, settings)
+    corpus = load_corpus(settings.content, cache=settings.cache, abbreviations=pages)
+    build, tree = _with_tree(build_graph(corpus, pages), corpus, settings)
     return Outcome(corpus, build, validate(build.graph, build.sourcemap, shapes), tree)
 
 

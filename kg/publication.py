@@ -114,6 +114,13 @@ def write_publication(
     validation: Mapping[str, int] | None = None,
 ) -> Publication:
     """Write every file of the publication, then swap it in for ``out``."""
+    files = render_files(corpus, build)
+    files.update(extra or {})
+    return publish_files(out, describe(corpus, build), files, validation)
+
+
+def render_files(corpus: Corpus, build: Build) -> dict[str, bytes]:
+    """Every file of the publication of ``build`` but the manifest and the checksums."""
     files: dict[str, bytes] = render_dumps(build)
     # zlib lets go of the GIL: the three dumps compress side by side.
     names = [dump.name for dump in DUMPS]
@@ -127,15 +134,15 @@ def write_publication(
     files[PAGES.name] = _json(dict(sorted((str(urn), html) for urn, html in build.pages.items())))
     files[ONTOLOGY.name] = render_ontology()
     files[SEARCH.name] = search_index(corpus)
-    files.update(extra or {})
-    checksums = {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}
-    files[CHECKSUMS.name] = "".join(
-        f"{digest}  {name}\n" for name, digest in checksums.items()
-    ).encode()
-    counts = count_by_severity(diagnostics)
-    manifest = Manifest(
+    return files
+
+
+def describe(corpus: Corpus, build: Build) -> Manifest:
+    """The manifest of a publication of ``build``, but its files and time (added on publishing)."""
+    counts = count_by_severity((*corpus.diagnostics, *build.diagnostics))
+    return Manifest(
         generator=f"algoritmekader-kg {__version__}",
-        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        built_at="",
         content=str(corpus.root),
         commit=corpus.commit,
         triples=len(build),
@@ -143,12 +150,32 @@ def write_publication(
         glossary_terms=len(corpus.terms),
         rejected=corpus.rejected,
         diagnostics={severity.label: counts[severity] for severity in Severity},
+    )
+
+
+def publish_files(
+    out: Path,
+    described: Manifest,
+    rendered: Mapping[str, bytes],
+    validation: Mapping[str, int] | None = None,
+) -> Publication:
+    """``rendered`` with its checksums and manifest (``described``, dated now), swapped in
+    for ``out``."""
+    files = dict(rendered)
+    checksums = {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}
+    files[CHECKSUMS.name] = "".join(
+        f"{digest}  {name}\n" for name, digest in checksums.items()
+    ).encode()
+    manifest = replace(
+        described,
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
         files={name: FileRecord(checksums[name], len(files[name])) for name in checksums},
         validation=validation,
     )
     with _exclusive(lock_path(out)):
         _clean_leftovers(out)
-        snapshot = _free_snapshot_id(snapshots_path(out), _snapshot_base(corpus.commit, checksums))
+        base = _snapshot_base(manifest.commit, checksums)
+        snapshot = _free_snapshot_id(snapshots_path(out), base)
         manifest = replace(manifest, snapshot=snapshot)
         files[MANIFEST.name] = manifest.dumps()
         _swap_in(out, snapshot, files)

@@ -25,13 +25,13 @@ from rdflib.namespace import DCAT, DCTERMS, PROV, RDF, VOID, XSD
 from rdflib.term import Node
 
 from kg.config import Settings
-from kg.history import DEFAULT, History, build_history, git, keep_bytes, serialise_quads
+from kg.history import DEFAULT_FILES, History, build_history, git, keep_bytes, serialise_quads
 from kg.identifier import commit_urn, release_urn
 from kg.kind import KINDS, PAGINA
 from kg.lineage import Lineage, Release, Snapshot, lineage_triples, presence_triples, trace
 from kg.manifest import RELEASES_NQ, RELEASES_TRIG
 from kg.namespace import AK, DCAT_IRI, LINEAGE_GRAPH, RELEASES_GRAPH
-from kg.publication import Publication, write_publication
+from kg.publication import Publication, publish_files
 from kg.serialization import sorted_triples, to_oxigraph
 
 Triple = tuple[Node, Node, Node]
@@ -159,22 +159,7 @@ def release_description(history: History) -> list[Triple]:
 def resolve_dangling(history: History, lineage: Lineage) -> list[Resolution]:
     """References of the newest release to vereisten and maatregelen no document has,
     looked up by name in the earlier releases and followed to where they went."""
-    newest = history.builds[history.releases[-1].commit]
-    triples = history.newest.build.triples
-    known = {document.urn for document in newest.documents}
-    typed = {str(s) for s, p, _ in triples if p == RDF.type}
-    dangling = sorted(
-        {
-            str(o)
-            for _, p, o in triples
-            if isinstance(o, URIRef)
-            and str(o).startswith(("urn:nl:ak:ver:", "urn:nl:ak:mtr:"))
-            and "#" not in str(o)
-            and str(o) not in known
-            and str(o) not in typed
-            and p != RDF.type
-        }
-    )
+    dangling = history.newest.dangling  # worked out in the newest release's build
     out = []
     last = len(lineage.snapshots) - 1
     names = lineage.names()
@@ -228,12 +213,11 @@ def dataset_files(history: History, lineage: Lineage, extra: Sequence[Triple]) -
         for triple in triples
     ]
     tail = serialise_quads(described)
-    newest = history.releases[-1].commit
     chunks = history.chunks
     return {
         f"{file.name}{suffix}": b"".join(
             [
-                chunks.read(newest, DEFAULT, extension),
+                history.newest.files[DEFAULT_FILES[extension]],
                 *(chunks.read(r.commit, str(r.urn), extension) for r in history.releases),
                 tail[extension],
             ]
@@ -261,12 +245,8 @@ def run_history_build(settings: Settings, repository: str, out: TextIO, err: Tex
     resolutions = resolve_dangling(history, lineage)
     files = dataset_files(history, lineage, resolution_triples(resolutions, history))
     newest = history.newest
-    publication = write_publication(
-        settings.out,
-        newest.corpus,
-        newest.build,
-        extra={**newest.extra, **files},
-        validation=newest.validation,
+    publication = publish_files(
+        settings.out, newest.described, {**newest.files, **files}, newest.validation
     )
     commits = len({release.commit for release in history.releases})
     print(

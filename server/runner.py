@@ -214,6 +214,8 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 def _prestart_lane(worker: Any) -> None:
     """A new worker starts its query processes at once, not at its first query."""
     app = worker.wsgi
+    if app.config["KG_SETTINGS"].store is not None:  # the store answers every query
+        return
     with app.app_context():
         prestart_lane(app, current_dataset().path, MEMORY_HEADROOM)
 
@@ -242,14 +244,20 @@ _LANE_FLAGS: tuple[tuple[str, type, str], ...] = (
         "heavy queries per client at a time (default 1; KG_HEAVY_PER_CLIENT)",
     ),
     ("--heavy-total", int, "heavy queries at a time, all workers (default 2; KG_HEAVY_TOTAL)"),
+    (
+        "--store",
+        str,
+        "SPARQL endpoint of a store 'kg push' loaded: every triple comes from there (KG_STORE)",
+    ),
+    ("--store-graph", str, "the data's graph in that store (kg push --graph; KG_STORE_GRAPH)"),
 )
 
 
 class Serve:
     """``kg serve [--content DIR | --dist DIR] [--host H] [--port P] [--workers N]
     [--query-timeout S] [--max-rows N] [--threads N] [--max-answer-bytes N]
-    [--query-processes N] [--cheap-seconds S] [--heavy-per-client N] [--heavy-total N]``: each
-    flag sets the setting of its name."""
+    [--query-processes N] [--cheap-seconds S] [--heavy-per-client N] [--heavy-total N]
+    [--store URL [--store-graph IRI]]``: each flag sets the setting of its name."""
 
     help = "serve SPARQL, dumps and URN pages over HTTP"
 

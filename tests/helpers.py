@@ -185,3 +185,142 @@ def chromium(profile: Path, width: int = 1280, height: int = 1600) -> Any:
     driver = webdriver.Chrome(service=service, options=options)
     driver.set_page_load_timeout(30)
     return driver
+
+
+# -- Triple stores on loopback (tests/test_store.py, tests/test_serve_store.py) ----------------
+
+
+@dataclass(frozen=True)
+class Store:
+    """A SPARQL store started by a test: its query, graph-store and update endpoints."""
+
+    name: str
+    query: str
+    gsp: str
+    update: str
+    #: Flags that sign in for writing.
+    credentials: tuple[str, ...] = ()
+    #: Flags of a push by SPARQL Update (Oxigraph's MOVE copies triple by triple, seconds for
+    #: this graph: one request there; Virtuoso parses at most ~5,000 triples a request: its
+    #: push goes through a staging graph and MOVE).
+    update_flags: tuple[str, ...] = ()
+
+
+def wait_for(url: str, process: Any, log: Path) -> None:
+    """Until ``url`` answers (60 s at most); the log's end when ``process`` exits first."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up: {log.read_text()[-2000:]}")
+
+
+def stop(process: Any) -> None:
+    """Terminate a started server and wait for it (killed after 30 s)."""
+    import subprocess
+
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def start_oxigraph(folder: Path, port: int) -> tuple[Store, Any]:
+    """Oxigraph server (PyPI ``oxigraph``, in the virtualenv) on a fresh database in
+    ``folder``, listening on 127.0.0.1:``port``: its endpoints and its process (:func:`stop`)."""
+    import subprocess
+    import sys
+
+    program = require_tool("oxigraph", str(Path(sys.executable).parent))
+    url = f"http://127.0.0.1:{port}"
+    log = folder / "server.log"
+    command = [program, "serve", "--location", str(folder / "data"), "--bind", url[7:]]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_for(f"{url}/query?query=ASK%7B%7D", process, log)
+    except BaseException:
+        stop(process)
+        raise
+    store = Store(
+        "oxigraph",
+        f"{url}/query",
+        f"{url}/store",
+        f"{url}/update",
+        update_flags=("--chunk-bytes", str(8 * 1024 * 1024)),
+    )
+    return store, process
+
+
+VIRTUOSO_INI = """\
+[Database]
+DatabaseFile = {folder}/virtuoso.db
+ErrorLogFile = {folder}/virtuoso.log
+LockFile = {folder}/virtuoso.lck
+TransactionFile = {folder}/virtuoso.trx
+xa_persistent_file = {folder}/virtuoso.pxa
+TempStorage = TempDatabase
+[TempDatabase]
+DatabaseFile = {folder}/virtuoso-temp.db
+TransactionFile = {folder}/virtuoso-temp.trx
+[Parameters]
+ServerPort = 127.0.0.1:{sql_port}
+DisableUnixSocket = 1
+NumberOfBuffers = 10000
+MaxDirtyBuffers = 6000
+DirsAllowed = .
+[HTTPServer]
+ServerPort = 127.0.0.1:{http_port}
+ServerRoot = {folder}
+ServerThreads = 4
+Charset = UTF-8
+[SPARQL]
+ResultSetMaxRows = 100000
+MaxQueryExecutionTime = 60
+"""
+
+
+def start_virtuoso(
+    folder: Path, http_port: int, sql_port: int, password_variable: str
+) -> tuple[Store, Any]:
+    """Virtuoso (Debian's ``virtuoso-opensource``) on a fresh database in ``folder``, on
+    loopback: its endpoints (writes as ``dba``, digest, the password in the environment
+    variable named) and its process (:func:`stop`)."""
+    import subprocess
+
+    program = require_tool("virtuoso-t", "/usr/bin", "/usr/sbin")
+    ini = folder / "virtuoso.ini"
+    ini.write_text(VIRTUOSO_INI.format(folder=folder, sql_port=sql_port, http_port=http_port))
+    log = folder / "console.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [program, "+foreground", "+configfile", str(ini)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+        )
+    url = f"http://127.0.0.1:{http_port}"
+    credentials = ("--user", "dba", "--password-env", password_variable, "--auth", "digest")
+    try:
+        wait_for(f"{url}/sparql?query=ASK%7B%7D", process, log)
+    except BaseException:
+        stop(process)
+        raise
+    store = Store(
+        "virtuoso",
+        f"{url}/sparql",
+        f"{url}/sparql-graph-crud-auth",
+        f"{url}/sparql-auth",
+        credentials,
+    )
+    return store, process

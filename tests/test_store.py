@@ -12,14 +12,10 @@ import csv
 import io
 import json
 import shutil
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import frontmatter
@@ -29,7 +25,7 @@ import rdflib
 from kg.cli import main
 from server.services.sparql_text import with_prefixes
 from tests.conftest import REPO, LiveServer, free_port
-from tests.helpers import require_tool
+from tests.helpers import Store, start_oxigraph, start_virtuoso, stop
 
 pytestmark = pytest.mark.corpus
 
@@ -62,90 +58,13 @@ ORG_02 = (
 )
 
 
-@dataclass(frozen=True)
-class Store:
-    name: str
-    query: str
-    gsp: str
-    update: str
-    #: Flags that sign in for writing.
-    credentials: tuple[str, ...] = ()
-    #: Flags of a push by SPARQL Update (Oxigraph's MOVE copies triple by triple, seconds for
-    #: this graph: one request there; Virtuoso parses at most ~5,000 triples a request: its
-    #: push goes through a staging graph and MOVE).
-    update_flags: tuple[str, ...] = ()
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up: {log.read_text()[-2000:]}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module")
 def oxigraph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    program = require_tool("oxigraph", str(Path(sys.executable).parent))
-    folder = tmp_path_factory.mktemp("oxigraph")
-    url = f"http://127.0.0.1:{free_port()}"
-    log = folder / "server.log"
-    command = [program, "serve", "--location", str(folder / "data"), "--bind", url[7:]]
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    store, process = start_oxigraph(tmp_path_factory.mktemp("oxigraph"), free_port())
     try:
-        wait_for(f"{url}/query?query=ASK%7B%7D", process, log)
-        yield Store(
-            "oxigraph",
-            f"{url}/query",
-            f"{url}/store",
-            f"{url}/update",
-            update_flags=("--chunk-bytes", str(8 * 1024 * 1024)),
-        )
+        yield store
     finally:
         stop(process)
-
-
-VIRTUOSO_INI = """\
-[Database]
-DatabaseFile = {folder}/virtuoso.db
-ErrorLogFile = {folder}/virtuoso.log
-LockFile = {folder}/virtuoso.lck
-TransactionFile = {folder}/virtuoso.trx
-xa_persistent_file = {folder}/virtuoso.pxa
-TempStorage = TempDatabase
-[TempDatabase]
-DatabaseFile = {folder}/virtuoso-temp.db
-TransactionFile = {folder}/virtuoso-temp.trx
-[Parameters]
-ServerPort = 127.0.0.1:{sql_port}
-DisableUnixSocket = 1
-NumberOfBuffers = 10000
-MaxDirtyBuffers = 6000
-DirsAllowed = .
-[HTTPServer]
-ServerPort = 127.0.0.1:{http_port}
-ServerRoot = {folder}
-ServerThreads = 4
-Charset = UTF-8
-[SPARQL]
-ResultSetMaxRows = 100000
-MaxQueryExecutionTime = 60
-"""
 
 
 @pytest.fixture(scope="module")
@@ -154,31 +73,11 @@ def virtuoso(
 ) -> Iterator[Store]:
     """Virtuoso (Debian's) on a fresh database; its default account ``dba`` writes through
     the authenticated endpoints (digest)."""
-    program = require_tool("virtuoso-t", "/usr/bin", "/usr/sbin")
-    folder = tmp_path_factory.mktemp("virtuoso")
-    http_port = free_port()
-    ini = folder / "virtuoso.ini"
-    ini.write_text(VIRTUOSO_INI.format(folder=folder, sql_port=free_port(), http_port=http_port))
-    log = folder / "console.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [program, "+foreground", "+configfile", str(ini)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            cwd=folder,
-        )
-    url = f"http://127.0.0.1:{http_port}"
     monkeypatch_module.setenv(PASSWORD_VARIABLE, "dba")
-    credentials = ("--user", "dba", "--password-env", PASSWORD_VARIABLE, "--auth", "digest")
+    folder = tmp_path_factory.mktemp("virtuoso")
+    store, process = start_virtuoso(folder, free_port(), free_port(), PASSWORD_VARIABLE)
     try:
-        wait_for(f"{url}/sparql?query=ASK%7B%7D", process, log)
-        yield Store(
-            "virtuoso",
-            f"{url}/sparql",
-            f"{url}/sparql-graph-crud-auth",
-            f"{url}/sparql-auth",
-            credentials,
-        )
+        yield store
     finally:
         stop(process)
 

@@ -27,6 +27,7 @@ from types import MappingProxyType
 import pyoxigraph as ox
 from flask import Flask, current_app, g
 
+from kg.config import Settings
 from kg.manifest import (
     GRAPH_NT,
     MANIFEST,
@@ -40,6 +41,7 @@ from kg.manifest import (
 from kg.namespace import DATA_GRAPH as DATA_GRAPH  # named graphs of the store, one home: kg
 from kg.namespace import ONTOLOGY_GRAPH as ONTOLOGY_GRAPH
 from server.services.index import SiteIndex, build_index, install_index, pin_index
+from server.services.remote_store import open_store
 
 _EXTENSION_KEY = "kg_dataset"
 _SNAPSHOTS_KEY = "kg_snapshots"
@@ -87,10 +89,31 @@ class Dataset:
     releases: ox.Store | None = None
 
 
-def load_dataset(dist: Path) -> Dataset:
+def load_dataset(dist: Path, settings: Settings | None = None) -> Dataset:
+    """``dist``'s snapshot; its triples from the store ``settings.store`` names, if any
+    (``kg serve --store``: :mod:`server.services.remote_store`), else loaded here."""
     if not (dist / MANIFEST.name).is_file():
         raise PublicationMissing(f"{dist}: no publication here (run 'kg build' first)")
     manifest = read_manifest(dist)
+    releases = load_releases(dist)
+    if settings is not None and settings.store is not None:
+        store = open_store(settings, releases)
+    else:
+        store = load_store(dist)
+    return Dataset(
+        path=dist,
+        manifest=manifest,
+        store=store,
+        statistics=count_statistics(store),
+        pages=read_pages(dist),
+        version=publication_version(manifest),
+        resources=read_resources(dist),
+        releases=releases,
+    )
+
+
+def load_store(dist: Path) -> ox.Store:
+    """The snapshot's graph and ontology in their named graphs of an embedded store."""
     store = ox.Store()
     store.bulk_load(
         path=str(dist / GRAPH_NT.name),
@@ -103,16 +126,7 @@ def load_dataset(dist: Path) -> Dataset:
             format=ox.RdfFormat.TURTLE,
             to_graph=ox.NamedNode(ONTOLOGY_GRAPH),
         )
-    return Dataset(
-        path=dist,
-        manifest=manifest,
-        store=store,
-        statistics=count_statistics(store),
-        pages=read_pages(dist),
-        version=publication_version(manifest),
-        resources=read_resources(dist),
-        releases=load_releases(dist),
-    )
+    return store
 
 
 def load_releases(dist: Path) -> ox.Store | None:
@@ -215,11 +229,11 @@ class Served:
     target: str | None
 
 
-def load_served(dist: Path) -> Served:
+def load_served(dist: Path, settings: Settings | None = None) -> Served:
     """The snapshot ``dist`` points at, loaded from its resolved folder."""
     target = link_target(dist)
     folder = Path(os.path.realpath(dist if target is None else dist.parent / target))
-    dataset = load_dataset(folder)
+    dataset = load_dataset(folder, settings)
     return Served(dataset, build_index(dataset.store), target)
 
 
@@ -233,8 +247,9 @@ def link_target(dist: Path) -> str | None:
 class Snapshots:
     """The snapshot this process serves; takes up a newer one when ``dist`` moves."""
 
-    def __init__(self, dist: Path, served: Served) -> None:
+    def __init__(self, dist: Path, served: Served, settings: Settings | None = None) -> None:
         self.dist = dist
+        self.settings = settings
         self._served = served
         self._checked = time.monotonic()
         self._pid = os.getpid()
@@ -257,7 +272,7 @@ class Snapshots:
 
     def _load(self) -> Served | None:
         try:
-            return load_served(self.dist)
+            return load_served(self.dist, self.settings)
         except (OSError, ValueError) as error:  # pruned or not there yet: keep what we have
             logging.getLogger(__name__).warning("kg: keeping the loaded snapshot: %s", error)
             return None
@@ -266,7 +281,8 @@ class Snapshots:
 def install_snapshots(app: Flask, dist: Path) -> Snapshots:
     """Load what ``dist`` points at, and give every request the snapshot of its start (this
     hook runs before every other)."""
-    snapshots = Snapshots(dist, load_served(dist))
+    settings: Settings | None = app.config.get("KG_SETTINGS")
+    snapshots = Snapshots(dist, load_served(dist, settings), settings)
     app.extensions[_SNAPSHOTS_KEY] = snapshots
     install_dataset(app, snapshots.served.dataset)
     install_index(app, snapshots.served.index)

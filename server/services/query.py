@@ -64,6 +64,7 @@ from server.services.formats import (
 )
 from server.services.pool import lane_target
 from server.services.pool_child import Outcome, evaluate_job
+from server.services.remote_store import remote_of
 from server.services.sparql_text import QueryRefused, check_query, outline
 
 #: Address space a query's process may use on top of what it has when it starts.
@@ -211,6 +212,7 @@ def _failure(kind: str, message: Any, timeout: float) -> Exception:
         "memory": lambda: QueryOutOfMemory(_OUT_OF_MEMORY),
         "too-large": lambda: QueryAnswerTooLarge(f"the query was stopped: {message}"),
         "timeout": lambda: QueryTimeout(f"the query was stopped after {timeout:g} s"),
+        "unavailable": lambda: QueryStopped(message),
         "exit": lambda: QueryFailed(
             f"the query process ended without an answer (exit status {message})"
         ),
@@ -254,6 +256,10 @@ def run_query(store: ox.Store, request: QueryRequest, timeout: float) -> Answer:
     """:func:`check_query`, then the query in a sandboxed process, stopped after ``timeout``
     seconds: a process of the query lane for the request's snapshot, else a forked child."""
     check_query(request.text, request.max_bytes)
+    remote = remote_of(store)
+    if remote is not None:  # kg serve --store: the store answers (server.services.remote_store)
+        job = job_for(request, remote.max_answer_bytes)
+        return answer_of(remote.answer(job, timeout), timeout)
     target = lane_target(store)
     if target is None:
         stack = max(MIN_STACK, STACK_PER_BYTE * len(request.text.encode("utf-8", "surrogatepass")))

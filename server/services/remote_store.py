@@ -1,0 +1,333 @@
+"""Every triple from an existing SPARQL store (``kg serve --store URL``), the files from ``dist``.
+
+When the data or the load outgrow one machine, any number of stateless web nodes share one
+store that ``kg push`` loaded (:mod:`kg.remote`): each node keeps the publication folder for its
+files (manifest, ``html.json``, search index, dumps), and :class:`RemoteStore` stands in for the
+embedded Oxigraph store. It implements exactly the part of ``pyoxigraph.Store`` the services use
+(``query``, ``quads_for_pattern``, ``named_graphs``, ``len``) over the SPARQL 1.1 Protocol and
+returns pyoxigraph's own objects, so pages, dereferencing, the index and the statistics run
+unchanged. ``pyoxigraph.Store`` cannot be subclassed, so :func:`open_store` hands it over typed
+as one.
+
+The reach of every request is fixed here, never by a client: the dataset is always sent
+(``default-graph-uri``: the pushed data and ontology graphs; ``named-graph-uri``: those and
+the release graphs), so no query reaches another graph of the store; a ``/sparql`` query that
+names its own dataset (``FROM``) or asks for a graph outside the pushed ones is refused. The
+store's URL is the operator's setting; requests follow no redirect and use no proxy, so a query
+cannot make the server contact anything else. Each request has the query timeout (a deadline
+over the whole answer, not per read) and reads at most a byte cap of answer.
+
+A store that cannot be reached or fails is :class:`StoreUnavailable` (``503``, plain message):
+pages get it through the application's one error handler (:mod:`server.http_policy`),
+``/sparql`` as the outcome ``unavailable`` (:func:`RemoteStore.answer`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import pyoxigraph as ox
+from werkzeug.exceptions import ServiceUnavailable
+
+from kg.config import Settings
+from kg.namespace import DATA_GRAPH, ONTOLOGY_GRAPH
+from server.services.pool_answers import AnswerTooLarge
+from server.services.pool_child import Outcome, evaluate_job
+from server.services.sparql_text import outline
+
+#: Bytes an answer to the server's own queries (pages, the index) may have: the index reads
+#: every quad once per snapshot.
+INTERNAL_BYTES = 1024**3
+_RESULTS_ACCEPT = "application/sparql-results+json"
+_GRAPH_ACCEPT = "application/n-triples, text/turtle;q=0.9"
+_GRAPH_FORMS = ("CONSTRUCT", "DESCRIBE")
+_CHUNK = 1 << 16
+
+
+class StoreUnavailable(ServiceUnavailable):
+    """The store could not be reached, or did not answer as a SPARQL endpoint does: 503."""
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect from the store is an error: the server contacts the configured URL only."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class StoreGraphs:
+    """The pushed graphs: the default graph of every query, and the graphs it may name."""
+
+    default: tuple[str, ...]
+    named: tuple[str, ...]
+
+
+class RemoteStore:
+    """The part of ``pyoxigraph.Store`` the server uses, answered by a SPARQL endpoint."""
+
+    def __init__(self, endpoint: str, graphs: StoreGraphs, timeout: float, max_bytes: int) -> None:
+        self.endpoint = endpoint
+        self.graphs = graphs
+        #: The data's graph in the store (``--store-graph``); the server's own queries and
+        #: patterns name :data:`DATA_GRAPH`, and get this one.
+        self.data_graph = graphs.default[0]
+        self.timeout = timeout
+        #: The byte cap of a ``/sparql`` answer (the server's ``max_answer_bytes``).
+        self.max_answer_bytes = max_bytes
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+
+    # -- the Store methods the services call ----------------------------------------------
+
+    def query(self, query: str, **options: Any) -> Any:
+        """SELECT and ASK as ``QuerySolutions`` / ``QueryBoolean``, CONSTRUCT and DESCRIBE as
+        ``QueryTriples``; the dataset is always the pushed graphs (``options`` such as
+        ``use_default_graph_as_union`` change nothing: the default graph is their union)."""
+        del options
+        return self._internal(query, self.graphs)
+
+    def quads_for_pattern(
+        self, subject: Any, predicate: Any, object: Any, graph_name: Any = None
+    ) -> Iterator[ox.Quad]:
+        """The quads of the pushed graphs (``graph_name`` None: all of them) that match."""
+        graphs = self._pattern_graphs(graph_name)
+        terms = (subject, predicate, object)
+        if not graphs or any(isinstance(term, ox.BlankNode) for term in terms):
+            return iter(())  # a blank node of an earlier answer names nothing in the store
+        names = ("s", "p", "o")
+        pattern = " ".join(
+            f"?{name}" if term is None else str(term)
+            for name, term in zip(names, terms, strict=True)
+        )
+        text = f"SELECT * WHERE {{ GRAPH ?g {{ {pattern} }} }}"  # ?g: the graphs named
+        solutions = self._internal(text, StoreGraphs(graphs, graphs))
+        return (
+            ox.Quad(
+                row["s"] if subject is None else subject,
+                row["p"] if predicate is None else predicate,
+                row["o"] if object is None else object,
+                self._served_name(row["g"]),
+            )
+            for row in solutions
+        )
+
+    def named_graphs(self) -> Iterator[ox.NamedNode]:
+        return iter([self._served_name(ox.NamedNode(graph)) for graph in self.graphs.named])
+
+    def __len__(self) -> int:
+        text = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
+        restricted = StoreGraphs(self.graphs.default, self.graphs.default)
+        solutions = self._internal(text, restricted)
+        return int(next(iter(solutions))["n"].value)
+
+    # -- /sparql ------------------------------------------------------------------------------
+
+    def answer(self, job: dict[str, Any], timeout: float) -> Outcome:
+        """``job`` (:func:`server.services.query.job_for`) answered by the store, written in
+        the client's format and within the job's row and byte caps, as the query lane does."""
+        try:
+            graphs = self._job_graphs(job["dataset"])
+            result = self._query(job["text"], graphs, job["max_bytes"], timeout)
+        except _Refused as error:
+            return ("refused", str(error))
+        except SyntaxError as error:
+            return ("syntax", str(error))
+        except AnswerTooLarge as error:
+            return ("too-large", str(error))
+        except TimeoutError:
+            return ("timeout", "")
+        except StoreUnavailable as error:
+            return ("unavailable", error.description)
+        return evaluate_job(cast(ox.Store, _Answered(result)), job)
+
+    def _job_graphs(self, dataset: Any) -> StoreGraphs:
+        if dataset == "union":
+            return self.graphs
+        if dataset == "query":
+            raise _Refused(
+                "FROM / FROM NAMED: this server's dataset is fixed; "
+                "name graphs with default-graph-uri / named-graph-uri"
+            )
+        defaults, named = dataset
+        outside = sorted((set(defaults) | set(named)) - set(self.graphs.named))
+        if outside:
+            raise _Refused(f"{outside[0]}: not a graph of this server")
+        return StoreGraphs(tuple(defaults), tuple(named))
+
+    # -- the protocol ---------------------------------------------------------------------------
+
+    def _served_name(self, graph: Any) -> Any:
+        """The store's data graph under the name the server's services know it by."""
+        return ox.NamedNode(DATA_GRAPH) if graph == ox.NamedNode(self.data_graph) else graph
+
+    def _internal(self, text: str, graphs: StoreGraphs) -> Any:
+        """A query of the server's own (pages, index): whatever goes wrong is the store's."""
+        if self.data_graph != DATA_GRAPH:  # our own text: the graph's IRI as we wrote it
+            text = text.replace(f"<{DATA_GRAPH}>", f"<{self.data_graph}>")
+        try:
+            return self._query(text, graphs, INTERNAL_BYTES)
+        except TimeoutError:
+            raise StoreUnavailable(
+                f"the triple store did not answer within {self.timeout:g} s"
+            ) from None
+        except (SyntaxError, AnswerTooLarge) as error:
+            raise StoreUnavailable(f"the triple store could not answer: {error}") from None
+
+    def _pattern_graphs(self, graph_name: Any) -> tuple[str, ...]:
+        if graph_name is None:
+            return self.graphs.default
+        if graph_name == ox.NamedNode(DATA_GRAPH):
+            return (self.data_graph,)
+        if isinstance(graph_name, ox.NamedNode) and graph_name.value in self.graphs.named:
+            return (graph_name.value,)
+        return ()  # the default graph of the embedded store holds nothing
+
+    def _query(
+        self, text: str, graphs: StoreGraphs, max_bytes: int, timeout: float | None = None
+    ) -> Any:
+        graph_form = outline(text).form in _GRAPH_FORMS
+        fields = [("query", text)]
+        fields += [("default-graph-uri", graph) for graph in graphs.default]
+        fields += [("named-graph-uri", graph) for graph in graphs.named]
+        body, media_type = self._post(
+            urllib.parse.urlencode(fields).encode(),
+            _GRAPH_ACCEPT if graph_form else _RESULTS_ACCEPT,
+            self.timeout if timeout is None else timeout,
+            max_bytes,
+        )
+        if graph_form:
+            return _triples(body, media_type)
+        results_format = ox.QueryResultsFormat.from_media_type(media_type)
+        if results_format is None:
+            raise StoreUnavailable(f"the store answered {media_type!r}, not SPARQL results")
+        if results_format == ox.QueryResultsFormat.JSON and b'"bnode"' in body:
+            body = _blank_nodes_renamed(body)
+        return ox.parse_query_results(body, format=results_format)
+
+    def _post(self, data: bytes, accept: str, timeout: float, max_bytes: int) -> tuple[bytes, str]:
+        request = urllib.request.Request(
+            self.endpoint,
+            data=data,
+            method="POST",
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": accept},
+        )
+        deadline = time.monotonic() + timeout
+        try:
+            with self._opener.open(request, timeout=timeout) as response:
+                body = _read_capped(response, deadline, max_bytes)
+                media_type = response.headers.get_content_type()
+        except urllib.error.HTTPError as error:
+            raise _http_failure(error) from None
+        except (TimeoutError, AnswerTooLarge):
+            raise
+        except (OSError, ValueError, http.client.HTTPException) as error:
+            reason = getattr(error, "reason", error)
+            if isinstance(reason, TimeoutError):
+                raise TimeoutError from None
+            raise StoreUnavailable(f"the triple store cannot be reached: {reason}") from None
+        return body, media_type
+
+
+class _Refused(ValueError):
+    """A ``/sparql`` dataset outside the pushed graphs: 400."""
+
+
+class _Answered:
+    """A store whose one answer is already there, for :func:`evaluate_job`'s formatting."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        return self.result
+
+
+def _read_capped(response: Any, deadline: float, max_bytes: int) -> bytes:
+    """The body, until the deadline and at most ``max_bytes``."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := response.read(_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise AnswerTooLarge(f"the answer has more than {max_bytes} bytes")
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _http_failure(error: urllib.error.HTTPError) -> Exception:
+    """A 400 from the store is the query's fault (its message); anything else the store's."""
+    try:
+        message = error.read(4096).decode("utf-8", "replace").strip()
+    except OSError:
+        message = ""
+    if error.code == 400:
+        return SyntaxError(message or "the store refused the query")
+    return StoreUnavailable(f"the triple store answered {error.code} {error.reason}")
+
+
+def _blank_nodes_renamed(body: bytes) -> bytes:
+    """SPARQL JSON results with every blank node named as RDF allows: Virtuoso names them
+    ``nodeID://b10001``, which is no blank node label. The same name, the same new one."""
+    try:
+        answer = json.loads(body)
+        for row in answer["results"]["bindings"]:
+            for term in row.values():
+                if term.get("type") == "bnode":
+                    digest = hashlib.sha256(str(term["value"]).encode()).hexdigest()[:32]
+                    term["value"] = f"b{digest}"
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return body  # not what it seemed: the parser says what is wrong with it
+    return json.dumps(answer).encode()
+
+
+def _triples(body: bytes, media_type: str) -> ox.QueryTriples:
+    """A graph answer as the embedded store gives one (``QueryTriples``)."""
+    rdf_format = ox.RdfFormat.from_media_type(media_type)
+    if rdf_format is None:
+        raise StoreUnavailable(f"the store answered {media_type!r}, not an RDF graph")
+    graph = ox.Store()
+    graph.bulk_extend(ox.Quad(t.subject, t.predicate, t.object) for t in ox.parse(body, rdf_format))
+    triples = graph.query("CONSTRUCT WHERE { ?s ?p ?o }")
+    assert isinstance(triples, ox.QueryTriples)
+    return triples
+
+
+def store_graphs(settings: Settings, releases: ox.Store | None) -> StoreGraphs:
+    """The pushed graphs: the data (``--store-graph``) and the ontology, and each graph of the
+    publication's release dataset (named only, as in the embedded engine's query lane)."""
+    data = settings.store_graph or DATA_GRAPH
+    ours = (data, ONTOLOGY_GRAPH)
+    if releases is None:
+        return StoreGraphs(ours, ours)
+    family = data.rsplit(":", 1)[0] + ":"
+    others = tuple(sorted(g.value for g in releases.named_graphs() if g.value not in ours))
+    default = ours + tuple(graph for graph in others if graph.startswith(family))
+    return StoreGraphs(default, ours + others)
+
+
+def open_store(settings: Settings, releases: ox.Store | None) -> ox.Store:
+    """The store ``settings.store`` names, typed as the embedded one it stands in for."""
+    assert settings.store is not None
+    remote = RemoteStore(
+        settings.store,
+        store_graphs(settings, releases),
+        settings.query_timeout,
+        settings.max_answer_bytes,
+    )
+    return cast(ox.Store, remote)
+
+
+def remote_of(store: object) -> RemoteStore | None:
+    """``store`` when it is a :class:`RemoteStore` (``/sparql`` sends its queries there)."""
+    return store if isinstance(store, RemoteStore) else None
