@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import fcntl
 import fnmatch
-import gzip
 import os
 import pickle
 import re
@@ -32,23 +31,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
-import pyoxigraph as ox
 from rdflib import URIRef
 from rdflib.namespace import RDF
 
 from kg import __version__
 from kg.bounded import Failed, map_bounded
+from kg.chunks import Chunks, keep_bytes
 from kg.config import Settings, build_cache
 from kg.diagnostic import Diagnostic
 from kg.graph import Triple
 from kg.lineage import DocumentRecord, Release
-from kg.manifest import GRAPH_NT, GRAPH_TTL, Manifest
+from kg.manifest import GRAPH_NT, Manifest
 from kg.parsecache import code_fingerprint
 from kg.pipeline import run_pipeline
 from kg.publication import describe, render_files
-from kg.serialization import oxigraph_triples, prefix_map, sorted_triples
 
 #: Seconds one release may take to build (the real content takes 2-3 s).
 RELEASE_SECONDS = 600.0
@@ -102,68 +99,6 @@ class History:
     #: Commits built by this run (the others came from the cache).
     built: tuple[str, ...]
     chunks: Chunks
-
-
-@dataclass(frozen=True)
-class Chunks:
-    """Each release's graph serialised once, in every dump format (N-Quads, TriG, and each
-    gzipped): the dataset's dumps are these chunks joined (gzip members may be concatenated;
-    TriG allows a prefix to be declared again), so a new release costs its own chunk only.
-    The default graph (the newest release) is the publication's ``graph.nt`` / ``graph.ttl``
-    (the same sorted triples, by the same serialiser: :data:`DEFAULT_FILES`)."""
-
-    folder: Path
-
-    def path(self, commit: str, graph: str, extension: str) -> Path:
-        return self.folder / commit / f"{quote(graph, safe='')}.{extension}"
-
-    def complete(self, commit: str, graphs: Sequence[str]) -> bool:
-        return all(self.path(commit, g, e).is_file() for g in graphs for e in DUMP_EXTENSIONS)
-
-    def write(self, commit: str, graphs: Sequence[str], triples: frozenset[Triple]) -> None:
-        """The triples in each of ``graphs``, sorted (once), each format."""
-        self._write(commit, graphs, oxigraph_triples(sorted_triples(triples)))
-
-    def write_ntriples(self, commit: str, graphs: Sequence[str], ntriples: bytes) -> None:
-        """As :meth:`write`, from the triples serialised sorted already (the publication's
-        ``graph.nt``: read back in their order, blank node labels kept)."""
-        self._write(commit, graphs, list(ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES)))
-
-    def _write(self, commit: str, graphs: Sequence[str], ordered: Sequence[ox.Triple]) -> None:
-        (self.folder / commit).mkdir(parents=True, exist_ok=True)
-        for graph in graphs:
-            name = ox.NamedNode(graph)
-            quads = [ox.Quad(t.subject, t.predicate, t.object, name) for t in ordered]
-            for extension, data in serialise_quads(quads).items():
-                keep_bytes(self.path(commit, graph, extension), data)
-
-    def read(self, commit: str, graph: str, extension: str) -> bytes:
-        return self.path(commit, graph, extension).read_bytes()
-
-
-#: The extensions of a chunk, and of the dataset's dump files.
-DUMP_EXTENSIONS = ("nq", "nq.gz", "trig", "trig.gz")
-#: The chunk of the newest release as the default graph, per extension: its publication's
-#: file (N-Triples is N-Quads in the default graph; Turtle is TriG).
-DEFAULT_FILES = {
-    "nq": GRAPH_NT.name,
-    "nq.gz": f"{GRAPH_NT.name}.gz",
-    "trig": GRAPH_TTL.name,
-    "trig.gz": f"{GRAPH_TTL.name}.gz",
-}
-
-
-def serialise_quads(quads: Sequence[ox.Quad]) -> dict[str, bytes]:
-    """``quads`` as N-Quads and TriG, and each gzipped (no time stamp: reproducible)."""
-    nquads = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
-    trig = ox.serialize(quads, format=ox.RdfFormat.TRIG, prefixes=prefix_map())
-    assert isinstance(nquads, bytes) and isinstance(trig, bytes)
-    return {
-        "nq": nquads,
-        "nq.gz": gzip.compress(nquads, 6, mtime=0),
-        "trig": trig,
-        "trig.gz": gzip.compress(trig, 6, mtime=0),
-    }
 
 
 @dataclass(frozen=True)
@@ -305,7 +240,8 @@ def _build_history(settings: Settings, repository: str, pattern: str, cache: Pat
     builds: dict[str, ReleaseBuild] = {}
     todo = []
     for commit, names in graphs.items():
-        found = _cached(store, chunks, commit, names, commit == newest)
+        full = _newest_file(store, commit, settings) if commit == newest else None
+        found = _cached(store, chunks, commit, names, full)
         if found is None:
             todo.append(_Job(commit, tuple(names), commit == newest))
         else:
@@ -322,23 +258,29 @@ def _build_history(settings: Settings, repository: str, pattern: str, cache: Pat
         if isinstance(result, Failed):
             raise HistoryError(f"commit {job.commit[:12]} could not be built: {result.reason}")
         builds[job.commit] = result
-    last = _load(store / f"{newest}.newest.pickle")
+    last = _load(_newest_file(store, newest, settings))
     if not isinstance(last, Newest):
         raise HistoryError(f"the build of {newest[:12]} was not kept in {store}")
     built = tuple(job.commit for job in todo)
     return History(repository, git_dir, releases, builds, last, built, chunks)
 
 
+def _newest_file(store: Path, commit: str, settings: Settings) -> Path:
+    """Where the commit's build as the newest release is kept: validated or not, apart."""
+    return store / f"{commit}.newest{'.validated' if settings.validate else ''}.pickle"
+
+
 def _cached(
-    store: Path, chunks: Chunks, commit: str, graphs: Sequence[str], full: bool
+    store: Path, chunks: Chunks, commit: str, graphs: Sequence[str], full: Path | None
 ) -> ReleaseBuild | None:
-    """The commit's build from the cache, when everything a publication needs of it is there."""
+    """The commit's build from the cache, when everything a publication needs of it is there
+    (``full``: its build as the newest release too)."""
     found = _load(store / f"{commit}.pickle")
     if not isinstance(found, ReleaseBuild):
         return None
     if not chunks.complete(commit, graphs):
         return None
-    if full and not (store / f"{commit}.newest.pickle").is_file():
+    if full is not None and not full.is_file():
         return None
     return found
 
@@ -387,7 +329,7 @@ class _Worker:
                 outcome.problems,
                 dangling_references(triples, {document.urn for document in record.documents}),
             )
-            _keep(self.store / f"{job.commit}.newest.pickle", newest)
+            _keep(_newest_file(self.store, job.commit, self.settings), newest)
         _keep(self.store / f"{job.commit}.pickle", record)
         return record
 
@@ -445,15 +387,3 @@ def _load(path: Path) -> object | None:
 
 def _keep(path: Path, value: object) -> None:
     keep_bytes(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def keep_bytes(path: Path, data: bytes) -> None:
-    """Written whole or not at all (a temporary file renamed into place)."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -24,8 +24,9 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, PROV, RDF, VOID, XSD
 from rdflib.term import Node
 
+from kg.chunks import DEFAULT_FILES, keep_bytes, serialise_quads
 from kg.config import Settings
-from kg.history import DEFAULT_FILES, History, build_history, git, keep_bytes, serialise_quads
+from kg.history import History, build_history, git
 from kg.identifier import commit_urn, release_urn
 from kg.kind import KINDS, PAGINA
 from kg.lineage import Lineage, Release, Snapshot, lineage_triples, presence_triples, trace

@@ -202,11 +202,16 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def built(releases: dict[str, Path]) -> dict[str, tuple[Corpus, Build]]:
-    """Every release loaded and built (not published): tag -> (corpus, build)."""
+def built(
+    releases: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Corpus, Build]]:
+    """Every release loaded and built (not published): tag -> (corpus, build). The releases
+    share one parse cache, as ``kg build --git`` does: a file unchanged since an earlier
+    release is not parsed again."""
+    cache = tmp_path_factory.mktemp("release-parses")
     out = {}
     for tag, root in releases.items():
-        corpus = load_corpus(root)
+        corpus = load_corpus(root, cache=cache)
         out[tag] = (corpus, build_graph(corpus))
     return out
 
