@@ -17,7 +17,6 @@ The publication is the newest release's, as ``kg build`` writes it (``graph.ttl`
 
 from __future__ import annotations
 
-import fcntl
 import fnmatch
 import os
 import pickle
@@ -26,8 +25,7 @@ import shutil
 import subprocess
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +43,7 @@ from kg.lineage import DocumentRecord, Release
 from kg.manifest import GRAPH_NT, Manifest
 from kg.parsecache import code_fingerprint
 from kg.pipeline import run_pipeline
-from kg.publication import describe, render_files
+from kg.publication import describe, exclusive, render_files
 
 #: Seconds one release may take to build (the real content takes 2-3 s).
 RELEASE_SECONDS = 600.0
@@ -223,7 +221,7 @@ def cache_key() -> str:
 def build_history(settings: Settings, repository: str, pattern: str) -> History:
     """Fetch ``repository`` and build each release, reusing the cached builds."""
     cache = history_cache(settings)
-    with _exclusive(cache / "lock"):  # two builds into one folder take turns
+    with exclusive(cache / "lock"):  # two builds into one folder take turns
         return _build_history(settings, repository, pattern, cache)
 
 
@@ -358,18 +356,6 @@ def dangling_references(triples: frozenset[Triple], known: set[str]) -> tuple[st
 def _remove_trees(store: Path) -> None:
     for folder in store.glob(f"{_TREES}*"):
         shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextmanager
-def _exclusive(lock: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on ``lock`` while the block runs (dropped if the process dies)."""
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with lock.open("ab") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _load(path: Path) -> object | None:

@@ -172,7 +172,7 @@ def publish_files(
         files={name: FileRecord(checksums[name], len(files[name])) for name in checksums},
         validation=validation,
     )
-    with _exclusive(lock_path(out)):
+    with exclusive(lock_path(out)):
         _clean_leftovers(out)
         base = _snapshot_base(manifest.commit, checksums)
         snapshot = _free_snapshot_id(snapshots_path(out), base)
@@ -204,7 +204,7 @@ def _absolute(out: Path) -> Path:
 
 
 @contextmanager
-def _exclusive(lock: Path) -> Iterator[None]:
+def exclusive(lock: Path) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``lock`` (waiting for it); the kernel drops it if the
     process dies."""
     lock.parent.mkdir(parents=True, exist_ok=True)

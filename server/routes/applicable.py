@@ -22,11 +22,9 @@ from kg.profile import (
     valid_values,
 )
 from server.services.dataset import current_dataset
-from server.services.parameters import refuse_control
+from server.services.parameters import html_or_json, refuse_control
 
 blueprint = Blueprint("applicable", __name__)
-
-_FORMATS = ("html", "json")
 
 
 @blueprint.get("/applicable")
@@ -37,7 +35,7 @@ def applicable() -> Response | str:
         refuse_control(name, "a parameter name")
         if name != "format":
             chosen[name] = [refuse_control(value, f"the parameter {name}") for value in values]
-    wanted = _format()
+    wanted = html_or_json()
     dataset = current_dataset()
     try:
         answer = answer_for_store(
@@ -61,14 +59,3 @@ def applicable() -> Response | str:
         response = Response(page, content_type="text/html; charset=utf-8")
     response.vary.add("Accept")
     return response
-
-
-def _format() -> str:
-    """``?format=`` (the first value), else what ``Accept`` prefers; HTML when in doubt."""
-    given = request.args.get("format")
-    if given is not None:
-        if given not in _FORMATS:
-            raise BadRequest(f"format must be one of: {', '.join(_FORMATS)}")
-        return given
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"], "text/html")
-    return "json" if best == "application/json" else "html"

@@ -34,3 +34,17 @@ def refuse_control(text: str, what: str) -> str:
     if control is not None:
         raise BadRequest(f"{what} holds a control character (U+{ord(control.group()):04X})")
     return text
+
+
+def html_or_json() -> str:
+    """``?format=`` (the first value: ``html`` or ``json``), else what ``Accept`` prefers;
+    HTML when in doubt. For the pages that are also a small JSON API."""
+    from flask import request
+
+    given = request.args.get("format")
+    if given is not None:
+        if given not in ("html", "json"):
+            raise BadRequest("format must be one of: html, json")
+        return given
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"], "text/html")
+    return "json" if best == "application/json" else "html"

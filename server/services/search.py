@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Response, jsonify, redirect, render_template, request
+from flask import Response, jsonify, redirect, render_template
 from markupsafe import Markup, escape
-from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response as BaseResponse
 
 from kg.manifest import SEARCH
@@ -41,6 +40,7 @@ from server.services.addresses import code_urns, resource_url
 from server.services.dataset import current_dataset
 from server.services.formats import HTML
 from server.services.index import SiteIndex, current_index
+from server.services.parameters import html_or_json
 from server.services.responses import urn_not_found
 
 #: Results shown for one search (the best ones).
@@ -53,7 +53,6 @@ MAX_CHARS = 300
 SNIPPET_WORDS = 14
 _RANK = f"bm25({TEXT_TABLE}, {', '.join(str(weight) for weight in WEIGHTS)})"
 _TITLE = TEXT_COLUMNS.index("titel")
-_FORMATS = ("html", "json")
 
 
 class SearchUnavailable(RuntimeError):
@@ -196,22 +195,10 @@ def plain(snippet: str) -> str:
 # -- answers: the results page (or JSON), and the lookup -----------------------------------
 
 
-def wanted_format() -> str:
-    """``?format=`` (the first value: html or json), else what ``Accept`` prefers; HTML when
-    in doubt."""
-    given = request.args.get("format")
-    if given is not None:
-        if given not in _FORMATS:
-            raise BadRequest(f"format must be one of: {', '.join(_FORMATS)}")
-        return given
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"], "text/html")
-    return "json" if best == "application/json" else "html"
-
-
 def results_answer(text: str, hits: list[Hit], candidates: bool = False) -> Response:
     """The results page (ranked hits, or a lookup's candidates), or the same as JSON."""
     index = current_index()
-    if wanted_format() == "json":
+    if html_or_json() == "json":
         response = jsonify(
             {
                 "q": text,
