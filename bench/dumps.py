@@ -16,13 +16,11 @@ import argparse
 import http.client
 import io
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,42 +28,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONTENT = REPO.parent / "shared" / "corpus" / "algoritmekader"
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from harness import free_port, popen, stop, wait_for  # noqa: E402
 
 from deploy.render_nginx import render  # noqa: E402
 
 CASES = (("/dump.ttl", "identity"), ("/dump.ttl.gz", "gzip"))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{url}: exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
-
-
 @contextmanager
 def running(command: list[str], health: str, log: Path) -> Iterator[None]:
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=REPO)
+    process = popen(command, log, cwd=REPO)
     try:
-        wait_up(health, process)
+        wait_for(health, process)
         yield
     finally:
-        process.terminate()
-        process.wait(20)
+        stop(process)
 
 
 def publication(args: argparse.Namespace, scratch: Path) -> Path:

@@ -84,14 +84,14 @@ class Target:
         return f"{split.scheme}://{split.netloc}"
 
 
-def _popen(command: Sequence[str], log: Path, **kwargs: object) -> subprocess.Popen[bytes]:
+def popen(command: Sequence[str], log: Path, **kwargs: object) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
             list(command), stdout=out, stderr=subprocess.STDOUT, **kwargs
         )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
         process.wait(20)
@@ -121,12 +121,12 @@ def our_server(dist: Path, workers: int = 2, *extra: str) -> Iterator[Target]:
     command = [sys.executable, "-m", "kg.cli", "serve", "--dist", str(dist), "--port", str(port)]
     command += ["--host", "127.0.0.1", "--workers", str(workers), *extra]
     env = {k: v for k, v in os.environ.items() if not k.startswith("KG_")}
-    process = _popen(command, dist.parent / f"serve-{port}.log", cwd=REPO, env=env)
+    process = popen(command, dist.parent / f"serve-{port}.log", cwd=REPO, env=env)
     try:
         wait_for(f"http://127.0.0.1:{port}/health", process)
         yield Target("this project", f"http://127.0.0.1:{port}/sparql", process.pid)
     finally:
-        _stop(process)
+        stop(process)
 
 
 def _rdflib_endpoint() -> Path:
@@ -146,12 +146,12 @@ def rdflib_endpoint(nt: Path) -> Iterator[Target]:
     binary = _rdflib_endpoint()
     port = free_port()
     command = [str(binary), "serve", str(nt), "--host", "127.0.0.1", "--port", str(port)]
-    process = _popen(command, nt.parent / f"rdflib-endpoint-{port}.log")
+    process = popen(command, nt.parent / f"rdflib-endpoint-{port}.log")
     try:
         wait_for(f"http://127.0.0.1:{port}/", process, 300)
         yield Target("rdflib-endpoint", f"http://127.0.0.1:{port}/", process.pid)
     finally:
-        _stop(process)
+        stop(process)
 
 
 _VIRTUOSO_INI = """[Database]
@@ -204,7 +204,7 @@ def virtuoso(files: Sequence[Path]) -> Iterator[Target]:
         ini = db / "virtuoso.ini"
         text = _VIRTUOSO_INI.format(db=db, data=data, sql=sql, http=http, graph=VIRTUOSO_GRAPH)
         ini.write_text(text)
-        process = _popen([binary, "+foreground", "+configfile", str(ini)], db / "stdout.log")
+        process = popen([binary, "+foreground", "+configfile", str(ini)], db / "stdout.log")
         try:
             wait_for(f"http://127.0.0.1:{http}/sparql?query=ASK%7B%7D", process, 120)
             script = f"ld_dir('{data}', '*', '{VIRTUOSO_GRAPH}');\nrdf_loader_run();\ncheckpoint;\n"
@@ -222,7 +222,7 @@ def virtuoso(files: Sequence[Path]) -> Iterator[Target]:
                 (("default-graph-uri", VIRTUOSO_GRAPH),),
             )
         finally:
-            _stop(process)
+            stop(process)
 
 
 @dataclass(frozen=True)

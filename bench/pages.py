@@ -41,10 +41,10 @@ from harness import (
     REPO,
     SHARED,
     Load,
-    _popen,
-    _stop,
     free_port,
+    popen,
     rss_mib,
+    stop,
     wait_for,
     wrk,
 )
@@ -138,13 +138,13 @@ def serving(dist: Path, cache_bytes: int, warm: str = "") -> Iterator[tuple[str,
     env = {k: v for k, v in os.environ.items() if not k.startswith("KG_")}
     env["KG_PAGE_CACHE_BYTES"] = str(cache_bytes)
     env["KG_PAGE_CACHE_WARM"] = warm
-    process = _popen(command, dist.parent / f"serve-{port}.log", cwd=REPO, env=env)
+    process = popen(command, dist.parent / f"serve-{port}.log", cwd=REPO, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/health", process)
         yield base, process.pid
     finally:
-        _stop(process)
+        stop(process)
 
 
 def resource_paths(dist: Path) -> list[str]:
