@@ -164,11 +164,11 @@ def _checked(
     loads a reader of content.)"""
     import jsonschema
 
-    from kg.metadata import MatterError, _Walk
+    from kg.metadata import MatterError, read_entries
 
     try:
         text = _read(path)
-        entries = _Walk(first_line=1).entries(text)
+        entries = read_entries(text)
         schema = json.loads(_read(schema_path))
     except MatterError as error:
         problems.append(_problem(path, error.line, str(error.args[0])))

@@ -121,6 +121,12 @@ def split_matter(text: str) -> Matter:
     return Matter(entries, body, index + 2, tuple(dict.fromkeys(walk.duplicates)))
 
 
+def read_entries(text: str, first_line: int = 1) -> tuple[Entry, ...]:
+    """A YAML mapping (``text``, its first line numbered ``first_line``) read into located
+    :class:`Entry` values within the same bounds as front matter; :class:`MatterError` else."""
+    return _Walk(first_line).entries(text)
+
+
 class _Walk:
     """One front matter read into :class:`Entry` values, with the budget of values it has
     left (counted down at every value visited, an alias's values at each of its uses)."""
