@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 import yaml
@@ -174,7 +174,10 @@ def test_json_shape(client: FlaskClient) -> None:
     response = client.get("/zoeken?q=DPIA", headers={"Accept": "application/json"})
     assert response.mimetype == "application/json"
     data = response.get_json()
-    assert set(data) == {"q", "kandidaten", "aantal", "resultaten"}
+    assert set(data) == {
+        "q", "kandidaten", "aantal", "totaal", "pagina", "paginas", "soorten", "vorige",
+        "volgende", "resultaten",
+    }  # fmt: skip
     assert data["aantal"] == len(data["resultaten"]) > 0
     assert data["kandidaten"] is False
     for hit in data["resultaten"]:
@@ -216,6 +219,64 @@ def test_results_page(client: FlaskClient) -> None:
     first = items[0].find("a")
     assert first.get("href") == f"/id/{urns(client, 'grondrechten')[0]}"
     assert page.find("input", name="q").get("value") == "grondrechten"
+
+
+def all_pages(client: FlaskClient, text: str, kind: str | None = None) -> list[dict[str, Any]]:
+    """Every page of a search's JSON answer, following ``volgende``."""
+    pages = []
+    address: str | None = "/zoeken?" + urlencode({"q": text, "format": "json", "soort": kind or ""})
+    while address is not None:
+        response = client.get(address, headers={"Accept": "application/json"})
+        assert response.status_code == 200, response.data
+        pages.append(response.get_json())
+        address = pages[-1]["volgende"]
+        assert len(pages) <= 50
+    return pages
+
+
+def test_results_come_in_pages(client: FlaskClient) -> None:
+    pages = all_pages(client, "algoritme")
+    total = pages[0]["totaal"]
+    hits = [hit["urn"] for page in pages for hit in page["resultaten"]]
+    assert len(pages) == pages[0]["paginas"] > 2  # "algoritme" is on most pages
+    assert [page["pagina"] for page in pages] == list(range(1, len(pages) + 1))
+    assert len(hits) == len(set(hits)) == total  # pages are disjoint and hold every match
+    assert all(page["aantal"] == 20 for page in pages[:-1])
+    assert sum(kind["aantal"] for kind in pages[0]["soorten"].values()) == total
+    assert pages[0]["vorige"] is None and pages[1]["vorige"].startswith("/zoeken?")
+
+
+def test_results_of_one_kind(client: FlaskClient, content: dict[str, list[File]]) -> None:
+    everything = all_pages(client, "DPIA")
+    vereisten = all_pages(client, "DPIA", "vereiste")
+    urns = [hit["urn"] for page in vereisten for hit in page["resultaten"]]
+    assert urns and all(urn.startswith("urn:nl:ak:ver:") for urn in urns)
+    assert len(urns) == vereisten[0]["totaal"] == everything[0]["soorten"]["vereiste"]["aantal"]
+    titled = {file.matter["id"] for file in content[VEREISTEN] if "DPIA" in file.title}
+    assert titled and titled <= set(urns)
+    ranked = [hit["urn"] for page in everything for hit in page["resultaten"]]
+    assert urns == [urn for urn in ranked if urn.startswith("urn:nl:ak:ver:")]  # same order
+
+
+def test_results_page_filters_and_pages(client: FlaskClient) -> None:
+    page = parse_html(client.get("/zoeken?q=algoritme&pagina=2").get_data(as_text=True))
+    assert page.find("ol", class_="results").get("start") == "21"
+    pager = page.find("nav", class_="search-pager")
+    assert {link.get("rel") for link in pager.find_all("a")} == {"prev", "next"}
+    kinds = page.find("nav", class_="search-kinds")
+    link = next(a for a in kinds.find_all("a") if a.text().strip() == "maatregel")
+    filtered = parse_html(client.get(link.get("href") or "").get_data(as_text=True))
+    current = filtered.find("nav", class_="search-kinds").find("a", **{"aria-current": "page"})
+    assert current.text().strip() == "maatregel"
+    kinds_shown = {item.text().strip() for item in filtered.find_all("span", class_="kind")}
+    assert kinds_shown == {"Maatregel"}
+
+
+@pytest.mark.parametrize(
+    "query", ["pagina=0", "pagina=51", "pagina=x", "pagina=1&pagina=2", "soort=taart"]
+)
+def test_bad_page_or_kind_is_refused(client: FlaskClient, query: str) -> None:
+    assert client.get(f"/zoeken?q=bias&{query}").status_code == 400
 
 
 def test_header_search_box_is_the_lookup(client: FlaskClient) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Response, jsonify, redirect, render_template
+from flask import Response, jsonify, redirect, render_template, url_for
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -43,8 +43,13 @@ from server.services.index import SiteIndex, current_index
 from server.services.parameters import html_or_json
 from server.services.responses import urn_not_found
 
-#: Results shown for one search (the best ones).
+#: Results a lookup considers (the best ones).
 LIMIT = 50
+#: Results on one page of ``/zoeken``.
+PAGE_SIZE = 20
+#: Pages of one search that can be asked for (the best ``PAGE_SIZE × MAX_PAGES`` results): a
+#: deep page costs the index as much as all the pages before it.
+MAX_PAGES = 50
 #: Words of a query that count; the rest is dropped (a pasted paragraph stays cheap).
 MAX_WORDS = 12
 #: Characters of a query that count.
@@ -70,6 +75,25 @@ class Hit:
     snippet: str
     #: The page on the official website ('' for a glossary term).
     website: str
+
+
+@dataclass(frozen=True)
+class Results:
+    """One page of the matches of a search, and how many there are of each kind."""
+
+    hits: list[Hit]
+    #: Matches of the kind asked for (of every kind when none was).
+    total: int
+    #: (class IRI, matches) of every kind with matches, in IRI order.
+    kinds: tuple[tuple[str, int], ...]
+    #: This page (from 1) and the number of pages.
+    page: int
+    pages: int
+
+    @classmethod
+    def listed(cls, hits: list[Hit]) -> Results:
+        """``hits`` as one page: a lookup's candidates."""
+        return cls(hits, len(hits), (), 1, 1)
 
 
 @contextmanager
@@ -98,14 +122,34 @@ def match_expression(text: str, prefix: bool = False) -> str | None:
 
 def search(connection: sqlite3.Connection, text: str, limit: int = LIMIT) -> list[Hit]:
     """The best matches for ``text``: words as typed, else as prefixes."""
+    return find(connection, text, limit=limit).hits
+
+
+def find(
+    connection: sqlite3.Connection,
+    text: str,
+    page: int = 1,
+    kind: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> Results:
+    """Page ``page`` (``limit`` a page) of the matches for ``text`` of class ``kind`` (any
+    when None): words as typed, else, when they match nothing of any kind, as prefixes."""
     for prefix in (False, True):
         expression = match_expression(text, prefix)
         if expression is None:
-            return []
-        hits = _run(connection, expression, limit)
-        if hits:
-            return hits
-    return []
+            break
+        kinds = _kind_counts(connection, expression)
+        if kinds:
+            total = sum(count for found, count in kinds if kind in (None, found))
+            hits = _run(connection, expression, limit, (page - 1) * limit, kind)
+            return Results(hits, total, kinds, page, max(1, -(-total // limit)))
+    return Results([], 0, (), page, 1)
+
+
+def kinds_indexed(connection: sqlite3.Connection) -> list[str]:
+    """The classes of the indexed resources (what ``soort=`` may name)."""
+    query = f"SELECT DISTINCT soort FROM {RESOURCE_TABLE} ORDER BY soort"
+    return [str(row[0]) for row in connection.execute(query)]
 
 
 def title_matches(connection: sqlite3.Connection, text: str) -> list[Hit]:
@@ -116,20 +160,45 @@ def title_matches(connection: sqlite3.Connection, text: str) -> list[Hit]:
     return _run(connection, f"{{{TEXT_COLUMNS[_TITLE]}}} : ({expression})", LIMIT)
 
 
-def _run(connection: sqlite3.Connection, expression: str, limit: int) -> list[Hit]:
+def _run(
+    connection: sqlite3.Connection,
+    expression: str,
+    limit: int,
+    offset: int = 0,
+    kind: str | None = None,
+) -> list[Hit]:
     query = (
         f"SELECT r.urn, r.soort, r.code, t.titel, "
         f"snippet({TEXT_TABLE}, -1, ?, ?, '…', {SNIPPET_WORDS}), r.website "
         f"FROM {TEXT_TABLE} AS t JOIN {RESOURCE_TABLE} AS r ON r.id = t.rowid "
-        f"WHERE {TEXT_TABLE} MATCH ? ORDER BY {_RANK}, r.urn LIMIT ?"
+        f"WHERE {TEXT_TABLE} MATCH ? AND (? IS NULL OR r.soort = ?) "
+        f"ORDER BY {_RANK}, r.urn LIMIT ? OFFSET ?"
     )
+    parameters = (MATCH_START, MATCH_END, expression, kind, kind, limit, offset)
+    return [Hit(*map(str, row)) for row in _matching(connection, query, parameters)]
+
+
+def _kind_counts(connection: sqlite3.Connection, expression: str) -> tuple[tuple[str, int], ...]:
+    query = (
+        f"SELECT r.soort, count(*) FROM {TEXT_TABLE} AS t "
+        f"JOIN {RESOURCE_TABLE} AS r ON r.id = t.rowid "
+        f"WHERE {TEXT_TABLE} MATCH ? GROUP BY r.soort ORDER BY r.soort"
+    )
+    rows = _matching(connection, query, (expression,))
+    return tuple((str(kind), int(str(count))) for kind, count in rows)
+
+
+def _matching(
+    connection: sqlite3.Connection, query: str, parameters: tuple[object, ...]
+) -> list[tuple[object, ...]]:
+    """The rows of a ``MATCH`` query; none when FTS5 refuses the expression (a syntax the
+    quoting lets through: answered as no match)."""
     try:
-        rows = connection.execute(query, (MATCH_START, MATCH_END, expression, limit)).fetchall()
+        return connection.execute(query, parameters).fetchall()
     except sqlite3.OperationalError as error:
-        if "fts5" in str(error):  # not a syntax the quoting lets through; answer no match
+        if "fts5" in str(error):
             return []
         raise
-    return [Hit(*map(str, row)) for row in rows]
 
 
 def exact_matches(connection: sqlite3.Connection, text: str) -> list[str]:
@@ -195,26 +264,73 @@ def plain(snippet: str) -> str:
 # -- answers: the results page (or JSON), and the lookup -----------------------------------
 
 
-def results_answer(text: str, hits: list[Hit], candidates: bool = False) -> Response:
-    """The results page (ranked hits, or a lookup's candidates), or the same as JSON."""
+def kind_key(kind: str) -> str:
+    """How ``soort=`` names the class ``kind``: its local name in lower case (``vereiste``)."""
+    return kind.rsplit(":", 1)[-1].lower()
+
+
+def results_answer(
+    text: str, results: Results, candidates: bool = False, kind: str = ""
+) -> Response:
+    """One page of the results (ranked hits of the kind ``kind`` or of all, or a lookup's
+    candidates), or the same as JSON."""
     index = current_index()
+    pages = _page_links(text, results, kind)
+    kinds = [
+        (index.label(found), count, kind_key(found), _search_url(text, kind=kind_key(found)))
+        for found, count in results.kinds
+    ]
     if html_or_json() == "json":
         response = jsonify(
             {
                 "q": text,
                 "kandidaten": candidates,
-                "aantal": len(hits),
-                "resultaten": [_hit_json(index, hit) for hit in hits],
+                "aantal": len(results.hits),
+                "totaal": results.total,
+                "pagina": results.page,
+                "paginas": results.pages,
+                "soorten": {
+                    key: {"soort": label, "aantal": count} for label, count, key, _ in kinds
+                },
+                **pages,
+                "resultaten": [_hit_json(index, hit) for hit in results.hits],
             }
         )
     else:
-        rows = [(hit, index.label(hit.kind), resource_url(hit.urn)) for hit in hits]
+        rows = [(hit, index.label(hit.kind), resource_url(hit.urn)) for hit in results.hits]
         page = render_template(
-            "search.html", text=text, rows=rows, candidates=candidates, highlight=highlight
+            "search.html",
+            text=text,
+            rows=rows,
+            results=results,
+            first=(results.page - 1) * PAGE_SIZE + 1,
+            kinds=kinds,
+            kind=kind,
+            everything=_search_url(text),
+            pages=pages,
+            candidates=candidates,
+            highlight=highlight,
         )
         response = Response(page, content_type=HTML.content_type)
     response.vary.add("Accept")
     return response
+
+
+def _page_links(text: str, results: Results, kind: str) -> dict[str, str | None]:
+    """The previous and next page's addresses (None at either end)."""
+    last = min(results.pages, MAX_PAGES)
+    before = results.page - 1 if 1 < results.page <= last + 1 else None
+    after = results.page + 1 if results.page < last else None
+    return {
+        "vorige": None if before is None else _search_url(text, before, kind),
+        "volgende": None if after is None else _search_url(text, after, kind),
+    }
+
+
+def _search_url(text: str, page: int = 1, kind: str = "") -> str:
+    return url_for(
+        "search.search_page", q=text, pagina=page if page > 1 else None, soort=kind or None
+    )
 
 
 def _hit_json(index: SiteIndex, hit: Hit) -> dict[str, str]:
@@ -255,9 +371,10 @@ def lookup_answer(text: str) -> BaseResponse:
             if len(targets) == 1:
                 return redirect(resource_url(targets[0]), 303)
             if targets:
-                return results_answer(text, described(connection, targets), candidates=True)
+                listed = Results.listed(described(connection, targets))
+                return results_answer(text, listed, candidates=True)
             looks_like_urn = text.lower().startswith(URN_PREFIX)
-            hits = [] if looks_like_urn else search(connection, text)
+            results = None if looks_like_urn else find(connection, text)
     except SearchUnavailable:
-        hits = []
-    return results_answer(text, hits) if hits else urn_not_found(text)
+        results = None
+    return results_answer(text, results) if results and results.hits else urn_not_found(text)
