@@ -90,6 +90,38 @@ def test_every_format_from_the_cache_is_the_uncached_answer(
                 assert answer(kept.get(path, headers=headers)) == expected, (path, accept)
 
 
+#: Pages other than ``/id/`` that depend only on the snapshot, the address and the format.
+LISTED_PAGES = (
+    "/maatregelen?rollen=jurist&levenscyclus=ontwerp",
+    "/vereisten",
+    "/hulpmiddelen?sort=-titel",
+    "/onderwerpen",
+    "/begrippen",
+    "/statistieken",
+    "/statistieken?format=csv",
+    "/zoeken?q=algoritme",
+    "/zoeken?q=algoritme&soort=maatregel",
+)
+
+
+@pytest.mark.parametrize("path", LISTED_PAGES)
+@pytest.mark.parametrize("accept", ["", "application/json", "text/csv"])
+def test_lists_and_search_from_the_cache_are_the_uncached_answer(
+    cached: Flask, uncached: Flask, path: str, accept: str
+) -> None:
+    fresh, kept = uncached.test_client(), cached.test_client()
+    cache = page_cache(cached)
+    assert cache is not None
+    headers = {"Accept": accept} if accept else {}
+    expected = answer(fresh.get(path, headers=headers))
+    first = answer(kept.get(path, headers=headers))
+    stored = len(cache)
+    assert first == expected
+    assert (stored == 1) == (expected[0] == 200)  # kept only when it succeeded
+    assert answer(kept.get(path, headers=headers)) == expected  # the second from the cache
+    assert len(cache) == stored
+
+
 def test_head_and_conditional_requests(cached: Flask, uncached: Flask) -> None:
     path = "/id/urn:nl:ak:mtr:org-01"
     fresh, kept = uncached.test_client(), cached.test_client()

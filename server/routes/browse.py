@@ -5,7 +5,8 @@ Every page is a ``GET`` address that says everything (shareable, works without J
 facets are a form of checkboxes, and every value is also a link), and answers as a page or,
 by ``?format=`` or ``Accept``, as JSON, CSV or Excel holding exactly the rows the page shows
 (:mod:`server.services.browse`, :mod:`server.services.browse_export`). A parameter the page
-does not take is a ``400`` naming the ones it does.
+does not take is a ``400`` naming the ones it does. An answer depends only on the snapshot, the
+address and the format, so it is rendered once and kept (:mod:`server.services.page_cache`).
 """
 
 from __future__ import annotations
@@ -43,13 +44,21 @@ from server.services.browse_lists import (
 from server.services.dataset import current_dataset
 from server.services.formats import HTML, Format, choose_format
 from server.services.index import current_index
+from server.services.page_cache import cached_page
 from server.services.parameters import refuse_control
 from server.services.responses import not_acceptable
 
 blueprint = Blueprint("browse", __name__)
 
 
+def _variant() -> str:
+    """What the answer depends on beyond the address: the negotiated format (page cache)."""
+    fmt = choose_format(request.accept_mimetypes, request.args.get(FORMAT), OFFERS)
+    return "" if fmt is None else fmt.key
+
+
 @blueprint.get("/<any(vereisten, maatregelen, hulpmiddelen):name>")
+@cached_page(_variant)
 def overview(name: str) -> Response:
     spec = OVERVIEWS[name]
     params = _params()
@@ -83,6 +92,7 @@ def overview(name: str) -> Response:
 
 
 @blueprint.get("/<any(onderwerpen, rollen, levenscyclus):name>")
+@cached_page(_variant)
 def tags(name: str) -> Response:
     tag_list = TAG_LISTS[name]
     _no_parameters(name)
@@ -107,6 +117,7 @@ def tags(name: str) -> Response:
 
 
 @blueprint.get("/begrippen")
+@cached_page(_variant)
 def glossary() -> Response:
     _no_parameters(GLOSSARY)
     fmt = _format(lambda f: url_for("browse.glossary", format=f.key))

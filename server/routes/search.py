@@ -13,7 +13,8 @@ from werkzeug.exceptions import BadRequest
 
 from kg.namespace import FOAF_IRI
 from server.services.describe import Page
-from server.services.parameters import refuse_control, single_value
+from server.services.page_cache import cached_page
+from server.services.parameters import html_or_json, refuse_control, single_value
 from server.services.responses import error_page
 from server.services.search import (
     MAX_PAGES,
@@ -32,6 +33,7 @@ _FOAF_PAGE = f"{FOAF_IRI}page"
 
 
 @blueprint.get("/zoeken")
+@cached_page(html_or_json)
 def search_page() -> Response:
     """``?q=`` the words to find, ``pagina=`` which page of the results (from 1), ``soort=``
     only resources of one kind (``vereiste``, ``maatregel``, …); ``format=json`` or ``Accept:

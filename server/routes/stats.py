@@ -20,6 +20,7 @@ from werkzeug.routing import BuildError
 
 from server.services.addresses import resource_url
 from server.services.charts import BarChart, bar_svg, heatmap_svg
+from server.services.page_cache import cached_page
 from server.services.parameters import refuse_control, single_value
 from server.services.statistics import (
     CHARTS,
@@ -57,6 +58,7 @@ _TOPICS = BarChart(
 
 
 @blueprint.get("/statistieken")
+@cached_page(lambda: "")  # the format is in the query string
 def statistics() -> Response:
     wanted = refuse_control(request.args.get("format") or "html", "the parameter format")
     if wanted not in _FORMATS:
