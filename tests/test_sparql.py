@@ -846,3 +846,21 @@ def test_real_corpus_query_mix(real_app: Flask) -> None:
             "/sparql", query_string={"query": example.query}, headers={"Accept": "text/csv"}
         )
         assert response.status_code == 200, example.title
+
+
+def test_negotiation_is_remembered_only_for_short_accept_headers() -> None:
+    """The memo of negotiations stays bounded: a long ``Accept`` is negotiated, not kept, and
+    a remembered answer is the one negotiated afresh."""
+    from werkzeug.datastructures import MIMEAccept
+
+    from server.services import formats
+
+    short = MIMEAccept([("text/csv", 1.0), ("*/*", 0.5)])
+    long = MIMEAccept([(f"application/x-{n}", 0.9) for n in range(200)] + [("text/csv", 1)])
+    offers = formats.RESULT_FORMATS
+    formats._remembered.cache_clear()
+    assert formats.best_format(short, offers) is formats.RESULTS_CSV
+    assert formats.best_format(short, offers) is formats.RESULTS_CSV
+    assert formats._remembered.cache_info().hits == 1
+    assert formats.best_format(long, offers) is formats.RESULTS_CSV
+    assert formats._remembered.cache_info().currsize == 1  # the long header was not kept

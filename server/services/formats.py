@@ -14,6 +14,7 @@ parameters other than ``q`` (``charset=utf-8``) are ignored, and no ``Accept`` h
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -101,7 +102,25 @@ def best_format(accept: MIMEAccept, offers: Sequence[Format]) -> Format | None:
     beats a ``*/*`` of the same q), then by their order, so ``*/*`` gives the first offer.
     Wildcards match a format's canonical media type only; an alias counts when named exactly
     (``text/*`` is CSV, not SPARQL JSON by way of ``text/javascript``).
+
+    A pure function of the header's ranges and the offers, remembered for the last
+    :data:`NEGOTIATIONS_KEPT` pairs when the header is short (:data:`REMEMBERED_ACCEPT_CHARS`;
+    a long one is negotiated each time, so the memory is bounded): clients send few distinct
+    ``Accept`` headers, and negotiating afresh was a tenth of a lookup's time in the worker.
     """
+    ranges = tuple(accept)
+    if sum(len(value) for value, _ in ranges) > REMEMBERED_ACCEPT_CHARS:
+        return _negotiated(ranges, tuple(offers))
+    return _remembered(ranges, tuple(offers))
+
+
+#: Distinct (``Accept`` ranges, offers) pairs whose negotiation is remembered.
+NEGOTIATIONS_KEPT = 1024
+#: ``Accept`` ranges longer than this (together) are not remembered.
+REMEMBERED_ACCEPT_CHARS = 512
+
+
+def _negotiated(accept: tuple[tuple[str, float], ...], offers: tuple[Format, ...]) -> Format | None:
     chosen: Format | None = None
     chosen_rank = (0.0, -1)
     for offer in offers:
@@ -114,7 +133,10 @@ def best_format(accept: MIMEAccept, offers: Sequence[Format]) -> Format | None:
     return chosen
 
 
-def _match(accept: MIMEAccept, media_type: str) -> tuple[int, float]:
+_remembered = functools.lru_cache(maxsize=NEGOTIATIONS_KEPT)(_negotiated)
+
+
+def _match(accept: Sequence[tuple[str, float]], media_type: str) -> tuple[int, float]:
     """(specificity, quality) of the most specific range matching ``media_type``.
 
     Specificity: 2 the exact type, 1 ``type/*``, 0 ``*/*``, -1 nothing matches (quality 0).
