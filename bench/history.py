@@ -7,21 +7,27 @@ children):
   * a rebuild with nothing new (every release from the cache);
   * adding one new commit: the clone's branch head starts one commit back, then the last commit
     is added and the history built again (that commit alone is built);
+  * with ``--repeat N``, each incremental case N times and its median (for one new commit, what
+    the run before cached after the full build, its parses and its release build, is removed
+    first, so that the commit is new again each time);
   * whether releases share parses: the Markdown files of all releases (``git ls-tree``), the
     distinct ones (path and blob), and the parse results the full build kept (each one parse).
 Goals (issue 12, this 2-core machine): full <= 15 s, one new commit <= 2 s.
 
-Usage: python bench/history.py [--bundle PATH] [--validate]
+Usage: python bench/history.py [--bundle PATH] [--validate] [--repeat N]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +50,33 @@ def timed_build(repo: Path, out: Path, validate: bool) -> tuple[float, float, st
     if result.returncode not in (0, 1):
         raise SystemExit(f"kg build --git failed: {result.stderr.strip()}")
     return wall, _children_cpu() - cpu, result.stdout.splitlines()[0]
+
+
+def forget_since(cache: Path, moment: float) -> None:
+    """Remove what the builds after ``moment`` added to the build cache (parses, release
+    builds, chunks; not the mirror, nor the newest release's tree, which git keeps in step with
+    its index), so that the commit they built is new again."""
+    for path in sorted(cache.rglob("*"), reverse=True):  # files before their folders
+        if {"repo.git", "newest-tree"} & set(path.relative_to(cache).parts):
+            continue
+        if path.is_dir():
+            if not any(path.iterdir()):  # emptied now (the cache never keeps an empty one)
+                path.rmdir()
+        elif path.stat().st_mtime > moment:
+            path.unlink()
+
+
+def repeated(
+    name: str, times: int, build: Callable[[], tuple[float, float, str]], before: Callable[[], None]
+) -> tuple[str, float, float, str]:
+    """The median wall and CPU time of ``times`` builds (``before`` each)."""
+    runs = []
+    for _ in range(times):
+        before()
+        runs.append(build())
+    label = f"{name} (median of {times})" if times > 1 else name
+    walls, cpus = [run[0] for run in runs], [run[1] for run in runs]
+    return label, statistics.median(walls), statistics.median(cpus), runs[-1][2]
 
 
 def parse_sharing(repo: Path, cache: Path) -> str:
@@ -71,6 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE)
     parser.add_argument("--validate", action="store_true", help="validate the newest release")
+    parser.add_argument("--repeat", type=int, default=1, help="incremental builds per case")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         repo, out = Path(scratch) / "repo", Path(scratch) / "dist"
@@ -79,15 +113,23 @@ def main() -> None:
             ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True
         ).stdout.strip()
         subprocess.run(["git", "-C", str(repo), "reset", "-q", "--hard", "HEAD~1"], check=True)
+        cache = out.with_name(f"{out.name}.cache")
         rows = [("full history (empty caches)", *timed_build(repo, out, args.validate))]
-        sharing = parse_sharing(repo, out.with_name(f"{out.name}.cache"))
-        rows.append(("rebuild, nothing new", *timed_build(repo, out, args.validate)))
+        built = time.time()
+        time.sleep(1.0)  # what the next builds write is newer (file times of a second or less)
+        sharing = parse_sharing(repo, cache)
+
+        def build() -> tuple[float, float, str]:
+            return timed_build(repo, out, args.validate)
+
+        rows.append(repeated("rebuild, nothing new", args.repeat, build, lambda: None))
         subprocess.run(["git", "-C", str(repo), "reset", "-q", "--hard", head], check=True)
-        rows.append(("one new commit", *timed_build(repo, out, args.validate)))
+        forget = functools.partial(forget_since, cache, built)
+        rows.append(repeated("one new commit", args.repeat, build, forget))
         sizes = {path.name: path.stat().st_size for path in sorted(out.glob("releases.*"))}
-    print(f"{'build':<30} {'wall s':>7} {'CPU s':>7}  summary")
+    print(f"{'build':<40} {'wall s':>7} {'CPU s':>7}  summary")
     for name, wall, cpu, summary in rows:
-        print(f"{name:<30} {wall:7.2f} {cpu:7.2f}  {summary}")
+        print(f"{name:<40} {wall:7.2f} {cpu:7.2f}  {summary}")
     print(
         "dataset files: " + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in sizes.items())
     )

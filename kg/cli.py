@@ -14,12 +14,14 @@ is one line on stderr, ``kg: <what>``; ``kg --debug`` adds the traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
@@ -29,9 +31,10 @@ from kg.config import Settings, build_cache, load_settings
 from kg.decision_tree import tree_json
 from kg.diagnostic import Diagnostic, Severity, count_by_severity, format_diagnostics
 from kg.manifest import BESLISHULP
-from kg.pipeline import Outcome, run_pipeline
+from kg.pipeline import Outcome, run_pipeline, run_pipeline_with
 from kg.profile import GROUPS, answer_for_store, rule_sources
-from kg.publication import Publication, write_publication
+from kg.publication import ExtraFiles, Publication, corpus_files, publish_files, render_files
+from kg.publication import describe as describe_publication
 
 if TYPE_CHECKING:
     from kg.validation import ValidationResult
@@ -236,13 +239,32 @@ def run_build(settings: Settings, out: TextIO, err: TextIO) -> int:
     findings are published (validation.ttl/.json) but fail a build only with --strict:
     `kg validate` is the gate that fails on them."""
     started = time.perf_counter()
-    outcome = run_pipeline(replace(settings, cache=build_cache(settings)))
-    for line in format_diagnostics(outcome.problems):
-        print(line, file=err)
-    publication = _publish(settings.out, outcome)
+    with collector_paused():
+        # the pages, search index and ontology are made in a child while the triples are
+        # built and written, the rest while the graph is validated in another (kg.pipeline)
+        outcome, rendered = run_pipeline_with(
+            replace(settings, cache=build_cache(settings)), render_files, corpus_files
+        )
+        for line in format_diagnostics(outcome.problems):
+            print(line, file=err)
+        publication = _publish(settings.out, outcome, rendered)
     _print_summary(outcome, publication, time.perf_counter() - started, out)
     counted = [*outcome.problems, *(outcome.findings if settings.strict else ())]
     return exit_status(counted, settings.strict)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a build runs: everything it makes lives until it
+    ends (documents, terms, triples), and the collector's passes over those objects, which
+    free nothing, cost a tenth of a build (measured: 0.27 s of the real corpus's rebuild)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def run_history(settings: Settings, repository: str) -> int:
@@ -257,17 +279,14 @@ def run_history(settings: Settings, repository: str) -> int:
     return exit_status(published.history.newest.problems, settings.strict)
 
 
-def _publish(out: Path, outcome: Outcome) -> Publication:
+def _publish(out: Path, outcome: Outcome, rendered: ExtraFiles) -> Publication:
     shacl = outcome.shacl
+    files = {**rendered, **(shacl.files() if shacl is not None else {}), **_tree_files(outcome)}
     try:
-        return write_publication(
+        return publish_files(
             out,
-            outcome.corpus,
-            outcome.build,
-            extra={
-                **(shacl.files() if shacl is not None else {}),
-                **_tree_files(outcome),
-            },
+            describe_publication(outcome.corpus, outcome.build),
+            files,
             validation=shacl.counts() if shacl is not None else None,
         )
     except OSError as error:

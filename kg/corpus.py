@@ -131,7 +131,8 @@ def _parse_all(
 ) -> list[_Parsed | Failed]:
     """Each source parsed, in order: from the cache where it has the result, else in the
     bounded children (whose finished results are then kept in the cache)."""
-    keys = [cache.key(s.path, s.text, *_terms_in(s.text, terms)) for s in sources] if cache else []
+    folded = [(t.term.casefold(), f"{t.term}\0{t.definition}") for t in terms]
+    keys = [cache.key(s.path, s.text, *_terms_in(s.text, folded)) for s in sources] if cache else []
     results: list[_Parsed | Failed | None] = [None] * len(sources)
     if cache is not None:
         results = [cast("_Parsed | None", cache.get(key)) for key in keys]
@@ -152,11 +153,12 @@ def _parse_all(
     return cast("list[_Parsed | Failed]", results)
 
 
-def _terms_in(text: str, terms: list[Term]) -> list[str]:
-    """The glossary terms (with their definitions) whose text occurs in ``text``, compared
-    without case and with entities decoded: a superset of the terms its render can mark."""
+def _terms_in(text: str, terms: list[tuple[str, str]]) -> list[str]:
+    """The glossary terms (with their definitions; ``terms``: each term case-folded, and that)
+    whose text occurs in ``text``, compared without case and with entities decoded: a
+    superset of the terms its render can mark."""
     folded = html.unescape(text).casefold()
-    return [f"{t.term}\0{t.definition}" for t in terms if t.term.casefold() in folded]
+    return [entry for term, entry in terms if term in folded]
 
 
 def _load_glossary(

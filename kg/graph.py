@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from functools import cached_property, partial
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
@@ -17,13 +18,13 @@ from kg.corpus import Corpus
 from kg.diagnostic import Diagnostic, Severity
 from kg.document import Document, Link
 from kg.glossary import GLOSSARY_PATH
-from kg.htmlpolicy import sanitize
-from kg.identifier import mint_urn, safe_iri, slugify, term_urn
-from kg.kind import Kind
-from kg.links import LinkKind, LinkResolver, Target, link_target
-from kg.lists import catalogue, expand
+from kg.identifier import safe_iri, slugify, term_urn
+from kg.links import LinkKind, Target, link_target
 from kg.metadata import Entry, Located
 from kg.namespace import AK, bind_prefixes
+from kg.pages import Pages, render_pages
+from kg.references import DocumentIndex, document_index, value_node
+from kg.serialization import write_dumps
 from kg.sourcemap import Location, SourceMap
 from kg.vocabulary import (
     AUDIT_SCHEME_LABELS,
@@ -69,32 +70,20 @@ class Build:
             graph.add(triple)
         return graph
 
+    @cached_property
+    def dumps(self) -> tuple[bytes, bytes, bytes]:
+        """Turtle, N-Triples and JSON-LD of the triples (:func:`write_dumps`), written once:
+        the publication holds them, and the validation cache is keyed by the N-Triples."""
+        return write_dumps(self.triples)
+
+    @cached_property
+    def sourcemap_json(self) -> bytes:
+        """The source map as the publication holds it (``sourcemap.json``), written once (the
+        validation cache is keyed by it too: findings are located through it)."""
+        return json.dumps(self.sourcemap.to_json(), ensure_ascii=False).encode("utf-8")
+
     def __len__(self) -> int:
         return len(self.triples)
-
-
-@dataclass
-class _Index:
-    """How references find documents: by file name, by code and by URN, per kind; by path."""
-
-    by_kind: dict[str, dict[str, URIRef]] = field(default_factory=dict)
-    by_path: dict[str, URIRef] = field(default_factory=dict)
-
-    def add(self, document: Document) -> None:
-        names = self.by_kind.setdefault(document.kind_name, {})
-        names.setdefault(document.placement.name.lower(), document.urn)
-        names.setdefault(str(document.urn).lower(), document.urn)
-        self.by_path[document.path] = document.urn
-
-    @property
-    def links(self) -> LinkResolver:
-        return LinkResolver(self.by_path)
-
-    def resolve(self, kind: Kind, value: str) -> URIRef | None:
-        names = self.by_kind.get(kind.name, {})
-        # By file name or URN only: a bare code prefix is not enough, since upstream renumbered
-        # files (``aia-06-documentatie-...`` once named what is now ``aia-02``).
-        return names.get(value.strip().lower().removesuffix(".md"))
 
 
 def build_graph(corpus: Corpus, pages: bool = True) -> Build:
@@ -103,10 +92,7 @@ def build_graph(corpus: Corpus, pages: bool = True) -> Build:
     triples: set[Triple] = set()
     sourcemap = SourceMap()
     diagnostics: list[Diagnostic] = []
-    index = _Index()
-    for document in corpus.documents:
-        index.add(document)
-    builder = _Builder(triples, sourcemap, diagnostics, index, {})
+    builder = _Builder(triples, sourcemap, diagnostics, document_index(corpus))
     for document in corpus.documents:
         builder.add_document(document)
     for term in corpus.terms:
@@ -119,19 +105,19 @@ def build_graph(corpus: Corpus, pages: bool = True) -> Build:
         if term.definition:
             builder.add(term.urn, SKOS.definition, Literal(term.definition, lang="nl"), location)
         builder.add(term.urn, AK.bronbestand, Literal(GLOSSARY_PATH), location)
-    if not pages:
-        return Build(frozenset(triples), sourcemap, tuple(diagnostics))
-    # Lists (kg.lists) need every document, so pages are made last.
-    books = catalogue(corpus.documents, builder.node, corpus.terms)
-    for document in corpus.documents:
-        expansion = expand(document, books)
-        diagnostics.extend(expansion.diagnostics)
-        builder.pages[document.urn] = sanitize(
-            expansion.html,
-            books.rewriter(partial(builder.index.links.rewrite, document.path)),
-            dict(document.heading_ids),
-        )
-    return Build(frozenset(triples), sourcemap, tuple(diagnostics), builder.pages)
+    build = Build(frozenset(triples), sourcemap, tuple(diagnostics))
+    return with_pages(build, render_pages(corpus)) if pages else build
+
+
+def with_pages(build: Build, pages: Pages) -> Build:
+    """``build`` with its pages, and their problems after its own. What was already written
+    from its triples and source map (the same objects) is kept, not written again."""
+    rendered, diagnostics = pages
+    merged = replace(build, pages=rendered, diagnostics=(*build.diagnostics, *diagnostics))
+    for name in ("graph", "dumps", "sourcemap_json"):  # the cached properties
+        if name in build.__dict__:
+            merged.__dict__[name] = build.__dict__[name]
+    return merged
 
 
 @dataclass
@@ -139,8 +125,7 @@ class _Builder:
     triples: set[Triple]
     sourcemap: SourceMap
     diagnostics: list[Diagnostic]
-    index: _Index
-    pages: dict[URIRef, str]
+    index: DocumentIndex
 
     def add(self, s: Node, p: URIRef, o: Node, location: Location) -> None:
         self.triples.add((s, p, o))
@@ -271,15 +256,8 @@ class _Builder:
         self.add(document.urn, rule.predicate, target, location)
 
     def node(self, rule: KeyRule, value: str) -> URIRef:
-        """The node a tag or reference value stands for (also what lists filter on)."""
-        kind = rule.target_kind
-        if kind is None:
-            return term_urn(rule.vocabulary, value)
-        if rule.shape is Shape.REFERENCE:
-            # Unresolved: the full name, never the bare code: ``aia-06-documentatie-...`` once
-            # named what is now aia-02, and must not land on today's aia-06.
-            return self.index.resolve(kind, value) or kind.urn(slugify(value))
-        return self.index.resolve(kind, value) or mint_urn(kind, value)
+        """The node a tag or reference value stands for (:func:`kg.references.value_node`)."""
+        return value_node(self.index, rule, value)
 
     def add_audit(self, document: Document, entry: Entry, rule: KeyRule) -> None:
         mapping = entry.value.value

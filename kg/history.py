@@ -4,10 +4,13 @@ Researchers ask how the framework evolved and cite the release they used; consum
 So the repository is mirrored into the build cache (``<out>.cache/history/repo.git``, fetched
 again on each build), and every tag matching ``--refs`` (default ``v*``, case ignored) and the
 branch head is built by the one pipeline (:func:`kg.pipeline.run_pipeline`) from its tree
-(``git archive``). A commit's build is kept in the cache under the commit and the code's
-fingerprint, so a release built before is reused, and the parse cache shares the documents
-releases have in common. Releases are built side by side in forked children
-(:func:`kg.bounded.map_bounded`), each commit once however many tags name it.
+(checked out by git: :func:`check_out`). A commit's build is kept in the cache under the commit
+and the code's fingerprint, so a release built before is reused (its graph is not read: only
+its record and the names of its chunks, :mod:`kg.chunks`), and the parse cache shares the
+documents releases have in common. Releases are built side by side in forked children
+(:func:`kg.bounded.map_bounded`), each commit once however many tags name it. A new commit
+waits for the newest release's build alone: its tree is written over the last one's, its files
+are rendered while its chunk is written, and ``git log`` reads the files' dates meanwhile.
 
 The publication is the newest release's, as ``kg build`` writes it (``graph.ttl`` …), plus
 ``releases.trig`` / ``releases.nq``: each release in its named graph
@@ -17,17 +20,13 @@ The publication is the newest release's, as ``kg build`` writes it (``graph.ttl`
 
 from __future__ import annotations
 
-import fnmatch
+import gc
 import os
 import pickle
-import re
 import shutil
-import subprocess
-import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rdflib import URIRef
@@ -37,23 +36,23 @@ from kg import __version__
 from kg.bounded import Failed, map_bounded
 from kg.chunks import Chunks, keep_bytes
 from kg.config import Settings, build_cache
+from kg.corpus import Corpus
 from kg.diagnostic import Diagnostic
-from kg.graph import Triple
+from kg.gitrepo import HistoryError, check_out, file_dates, git_started, list_releases, mirror
+from kg.graph import Build, Triple
 from kg.lineage import DocumentRecord, Release
-from kg.manifest import GRAPH_NT, Manifest
+from kg.manifest import Manifest
 from kg.parsecache import code_fingerprint
 from kg.pipeline import run_pipeline
 from kg.publication import describe, exclusive, render_files
 
 #: Seconds one release may take to build (the real content takes 2-3 s).
 RELEASE_SECONDS = 600.0
-_VERSION_PART = re.compile(r"\d+|\D+")
 #: The name of a child's checked-out tree in the release store (the child's pid follows).
 _TREES = ".tree-"
-
-
-class HistoryError(Exception):
-    """The repository cannot be fetched or read (exit code 2)."""
+#: The checked-out tree of the newest release, kept from one build to the next (a new commit
+#: is written over the last one's: its changed files only).
+_NEWEST_TREE = "newest-tree"
 
 
 @dataclass(frozen=True)
@@ -97,6 +96,9 @@ class History:
     #: Commits built by this run (the others came from the cache).
     built: tuple[str, ...]
     chunks: Chunks
+    #: Path -> the dates of the commits that changed it (newest first), from ``git log`` of
+    #: the newest release.
+    file_dates: Mapping[str, Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -112,105 +114,6 @@ def history_cache(settings: Settings) -> Path:
     folder = build_cache(replace(settings, use_cache=True))
     assert folder is not None
     return folder / "history"
-
-
-def git(git_dir: Path, *args: str, index: Path | None = None) -> str:
-    """Run git on ``git_dir`` (with ``index`` as its index file); its output, or
-    :class:`HistoryError` with git's last line."""
-    environment = None if index is None else {**os.environ, "GIT_INDEX_FILE": str(index)}
-    try:
-        result = subprocess.run(
-            ["git", f"--git-dir={git_dir}", *args],
-            capture_output=True,
-            check=False,
-            env=environment,
-        )
-    except OSError as error:
-        raise HistoryError(f"cannot run git: {error}") from None
-    if result.returncode != 0:
-        lines = result.stderr.decode("utf-8", "replace").strip().splitlines() or ["failed"]
-        command = next(arg for arg in args if not arg.startswith("-"))
-        raise HistoryError(f"git {command}: {lines[-1]}")
-    return result.stdout.decode("utf-8", "replace")
-
-
-def mirror(repository: str, cache: Path) -> Path:
-    """A bare mirror of ``repository`` (URL, path or bundle) in ``cache``, fetched now."""
-    git_dir = cache / "repo.git"
-    source = str(Path(repository).resolve()) if Path(repository).exists() else repository
-    if not (git_dir / "HEAD").is_file():
-        cache.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".repo-", dir=cache))
-        try:
-            git(staging, "clone", "--quiet", "--mirror", "--", source, str(staging))
-        except HistoryError as error:
-            raise HistoryError(f"cannot fetch {repository}: {error}") from None
-        finally:
-            if not (staging / "HEAD").is_file():
-                shutil.rmtree(staging, ignore_errors=True)
-        os.replace(staging, git_dir)
-        return git_dir
-    try:
-        git(git_dir, "remote", "set-url", "origin", source)
-        git(git_dir, "fetch", "--quiet", "--prune", "--force", "origin", "+refs/*:refs/*")
-    except HistoryError as error:
-        raise HistoryError(f"cannot fetch {repository}: {error}") from None
-    return git_dir
-
-
-def list_releases(git_dir: Path, pattern: str) -> tuple[Release, ...]:
-    """The tags matching ``pattern`` (case ignored: upstream has ``V2.2.0`` beside
-    ``v2.2.0``), oldest commit first, ties by version; then the branch head."""
-    listing = git(
-        git_dir, "for-each-ref", "--format=%(refname:strip=2)%09%(objectname)", "refs/tags"
-    )
-    tags = [line.split("\t") for line in listing.splitlines() if line]
-    chosen = [(tag, ref) for tag, ref in tags if fnmatch.fnmatchcase(tag.lower(), pattern.lower())]
-    try:
-        head = git(git_dir, "symbolic-ref", "--short", "HEAD").strip()
-    except HistoryError:  # a detached HEAD: the release is named so
-        head = "HEAD"
-    refs = [f"{ref}^{{commit}}" for _, ref in chosen] + ["HEAD^{commit}"]
-    commits = git(git_dir, "rev-parse", *refs).split()
-    dates = _dates(git_dir, commits)
-    releases = [
-        Release(tag, commit, dates[commit])
-        for (tag, _), commit in zip(chosen, commits, strict=False)
-    ]
-    releases.sort(key=lambda release: (_instant(release.date), _version_key(release.tag)))
-    return (*releases, Release(head, commits[-1], dates[commits[-1]], head=True))
-
-
-def _dates(git_dir: Path, commits: Sequence[str]) -> dict[str, str]:
-    unique = list(dict.fromkeys(commits))
-    lines = git(git_dir, "log", "--no-walk=unsorted", "--format=%H %cI", *unique).split("\n")
-    return dict(line.split(" ", 1) for line in lines if line)
-
-
-def _instant(date: str) -> str:
-    return datetime.fromisoformat(date).astimezone(UTC).isoformat()
-
-
-def _version_key(tag: str) -> tuple[tuple[int, object], ...]:
-    return tuple(
-        (0, int(part)) if part.isdigit() else (1, part.lower())
-        for part in _VERSION_PART.findall(tag)
-    )
-
-
-def check_out(git_dir: Path, commit: str, folder: Path) -> Path:
-    """The commit's files in ``folder / "tree"``, checked out by git with its own index
-    (``folder / "index"``, never the mirror's): when the folder holds an earlier commit, only
-    the files that differ are written or removed (``git read-tree --reset -u``, as ``git reset
-    --hard``; git refuses paths outside the tree, and ``.git``). So a child that builds one
-    release after another writes each release's changes only. The content folder."""
-    folder = folder.resolve()  # git may change directory before it reads its index
-    tree = folder / "tree"
-    tree.mkdir(parents=True, exist_ok=True)
-    git(
-        git_dir, f"--work-tree={tree}", "read-tree", "--reset", "-u", commit, index=folder / "index"
-    )
-    return tree
 
 
 def cache_key() -> str:
@@ -250,8 +153,11 @@ def _build_history(settings: Settings, repository: str, pattern: str, cache: Pat
     todo = sorted(todo, key=lambda job: not job.full)
     work = _Worker(settings, git_dir, store, chunks)
     _remove_trees(store)  # a killed build's
+    # The files' dates, read by git while the releases build.
+    log = git_started(git_dir, "log", "--format=%x00%cI", "--name-only", newest, "--", "docs")
     results = map_bounded(work, todo, RELEASE_SECONDS)
     _remove_trees(store)
+    dates = file_dates(log())
     for job, result in zip(todo, results, strict=True):
         if isinstance(result, Failed):
             raise HistoryError(f"commit {job.commit[:12]} could not be built: {result.reason}")
@@ -260,7 +166,7 @@ def _build_history(settings: Settings, repository: str, pattern: str, cache: Pat
     if not isinstance(last, Newest):
         raise HistoryError(f"the build of {newest[:12]} was not kept in {store}")
     built = tuple(job.commit for job in todo)
-    return History(repository, git_dir, releases, builds, last, built, chunks)
+    return History(repository, git_dir, releases, builds, last, built, chunks, dates)
 
 
 def _newest_file(store: Path, commit: str, settings: Settings) -> Path:
@@ -293,8 +199,17 @@ class _Worker:
     chunks: Chunks
 
     def __call__(self, job: _Job) -> ReleaseBuild:
+        # The newest release is built first in its child, once, and what it makes lives until
+        # it is sent: no collector passes over it (kg.cli's collector_paused; they cost a
+        # tenth of its build). Older releases follow one another in a child: with the
+        # collector, so that what one leaves is freed.
+        if job.full:
+            gc.disable()
+        else:
+            gc.enable()
         # One folder per child (a forked process works through its run of releases).
-        root = check_out(self.git_dir, job.commit, self.store / f"{_TREES}{os.getpid()}")
+        folder = _NEWEST_TREE if job.full else f"{_TREES}{os.getpid()}"
+        root = check_out(self.git_dir, job.commit, self.store / folder)
         chosen = replace(
             self.settings,
             content=root,
@@ -317,8 +232,7 @@ class _Worker:
             self.chunks.write(job.commit, job.graphs, triples)
         else:
             shacl = outcome.shacl
-            files = render_files(corpus, outcome.build)
-            self.chunks.write_ntriples(job.commit, job.graphs, files[GRAPH_NT.name])
+            files = self._render(job, corpus, outcome.build)
             files.update(shacl.files() if shacl is not None else {})
             newest = Newest(
                 files,
@@ -330,6 +244,24 @@ class _Worker:
             _keep(_newest_file(self.store, job.commit, self.settings), newest)
         _keep(self.store / f"{job.commit}.pickle", record)
         return record
+
+    def _render(self, job: _Job, corpus: Corpus, build: Build) -> dict[str, bytes]:
+        """The newest release's publication files, rendered in one child while its chunk is
+        written in another: side by side on two cores (its build is what a new commit waits
+        for)."""
+
+        def part(which: str) -> dict[str, bytes]:
+            if which == "chunk":
+                self.chunks.write(job.commit, job.graphs, build.triples)
+                return {}
+            return render_files(corpus, build)
+
+        chunk, files = map_bounded(part, ("chunk", "files"), RELEASE_SECONDS, workers=2)
+        for result in (chunk, files):
+            if isinstance(result, Failed):
+                raise HistoryError(f"commit {job.commit[:12]}: {result.reason}")
+        assert isinstance(files, dict)
+        return files
 
 
 def dangling_references(triples: frozenset[Triple], known: set[str]) -> tuple[str, ...]:

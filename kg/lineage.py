@@ -245,12 +245,13 @@ def presence_triples(
         for record in records:
             seen.setdefault(record.urn, []).extend(releases)
             last[record.urn] = (record, releases[-1])
+    urns = {release: release.urn for group in snapshots for release in group}  # minted once
     triples: list[Triple] = []
     for urn, releases in seen.items():
         subject = URIRef(urn)
-        triples += [(subject, AK.inRelease, release.urn) for release in releases]
-        triples.append((subject, AK.eersteRelease, releases[0].urn))
-        triples.append((subject, AK.laatsteRelease, releases[-1].urn))
+        triples += [(subject, AK.inRelease, urns[release]) for release in releases]
+        triples.append((subject, AK.eersteRelease, urns[releases[0]]))
+        triples.append((subject, AK.laatsteRelease, urns[releases[-1]]))
         record, release = last[urn]
         date = modified(record.path, release)
         if date is not None:

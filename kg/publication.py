@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import pyoxigraph as ox
 
@@ -58,7 +59,6 @@ from kg.serialization import (
     oxigraph_triples,
     rdflib_triples,
     sorted_triples,
-    write_jsonld,
     write_rdf,
 )
 
@@ -84,13 +84,8 @@ ExtraFiles = dict[str, bytes]
 
 
 def render_dumps(build: Build) -> dict[str, bytes]:
-    triples = sorted_triples(build.triples)
-    ox_triples = oxigraph_triples(triples)
-    return {
-        GRAPH_TTL.name: write_rdf(ox_triples, "turtle"),
-        GRAPH_NT.name: write_rdf(ox_triples, "ntriples"),
-        GRAPH_JSONLD.name: write_jsonld(triples),
-    }
+    turtle, ntriples, jsonld = build.dumps
+    return {GRAPH_TTL.name: turtle, GRAPH_NT.name: ntriples, GRAPH_JSONLD.name: jsonld}
 
 
 def render_ontology() -> bytes:
@@ -119,8 +114,17 @@ def write_publication(
     return publish_files(out, describe(corpus, build), files, validation)
 
 
-def render_files(corpus: Corpus, build: Build) -> dict[str, bytes]:
-    """Every file of the publication of ``build`` but the manifest and the checksums."""
+def corpus_files(corpus: Corpus) -> dict[str, bytes]:
+    """The files made from the corpus alone (the search index) and from the package (the
+    ontology): ``kg build`` makes them beside the pages, in a child (:mod:`kg.pipeline`)."""
+    return {ONTOLOGY.name: render_ontology(), SEARCH.name: search_index(corpus)}
+
+
+def render_files(
+    corpus: Corpus, build: Build, made: Mapping[str, bytes] | None = None
+) -> dict[str, bytes]:
+    """Every file of the publication of ``build`` but the manifest and the checksums
+    (``made``: :func:`corpus_files`, when they are made already)."""
     files: dict[str, bytes] = render_dumps(build)
     # zlib lets go of the GIL: the three dumps compress side by side.
     names = [dump.name for dump in DUMPS]
@@ -128,12 +132,11 @@ def render_files(corpus: Corpus, build: Build) -> dict[str, bytes]:
         compressed = pool.map(lambda name: gzip.compress(files[name], 6, mtime=0), names)
         files.update({f"{name}.gz": data for name, data in zip(names, compressed, strict=True)})
     files[CONTEXT.name] = json.dumps(jsonld_context(), indent=1).encode("utf-8")
-    files[SOURCEMAP.name] = _json(build.sourcemap.to_json())
+    files[SOURCEMAP.name] = build.sourcemap_json
     diagnostics = sorted((*corpus.diagnostics, *build.diagnostics))
     files[DIAGNOSTICS.name] = _json([d.to_json() for d in diagnostics])
     files[PAGES.name] = _json(dict(sorted((str(urn), html) for urn, html in build.pages.items())))
-    files[ONTOLOGY.name] = render_ontology()
-    files[SEARCH.name] = search_index(corpus)
+    files.update(corpus_files(corpus) if made is None else made)
     return files
 
 
@@ -156,20 +159,20 @@ def describe(corpus: Corpus, build: Build) -> Manifest:
 def publish_files(
     out: Path,
     described: Manifest,
-    rendered: Mapping[str, bytes],
+    rendered: Mapping[str, bytes | Assembled],
     validation: Mapping[str, int] | None = None,
 ) -> Publication:
     """``rendered`` with its checksums and manifest (``described``, dated now), swapped in
     for ``out``."""
     files = dict(rendered)
-    checksums = {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}
+    checksums = _checksums(files)
     files[CHECKSUMS.name] = "".join(
         f"{digest}  {name}\n" for name, digest in checksums.items()
     ).encode()
     manifest = replace(
         described,
         built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        files={name: FileRecord(checksums[name], len(files[name])) for name in checksums},
+        files={name: FileRecord(checksums[name], _size(files[name])) for name in checksums},
         validation=validation,
     )
     with exclusive(lock_path(out)):
@@ -181,6 +184,32 @@ def publish_files(
         _swap_in(out, snapshot, files)
         _prune(snapshots_path(out), snapshot)
     return Publication(out, manifest)
+
+
+class Assembled(Protocol):
+    """A file too large to be held in memory, written from its parts (the release history's
+    dataset: :class:`kg.chunks.Joined`)."""
+
+    def size(self) -> int: ...
+
+    def sha256(self) -> str: ...
+
+    def write(self, path: Path) -> None: ...
+
+
+def _checksums(files: Mapping[str, bytes | Assembled]) -> dict[str, str]:
+    """Every file's SHA-256 (hex), by name; side by side (hashlib lets go of the GIL)."""
+    names = sorted(files)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(names, pool.map(lambda name: _sha256(files[name]), names), strict=True))
+
+
+def _sha256(data: bytes | Assembled) -> str:
+    return hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else data.sha256()
+
+
+def _size(data: bytes | Assembled) -> int:
+    return len(data) if isinstance(data, bytes) else data.size()
 
 
 def _json(data: object) -> bytes:
@@ -246,7 +275,7 @@ def _clean_leftovers(out: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _swap_in(out: Path, snapshot: str, files: Mapping[str, bytes]) -> None:
+def _swap_in(out: Path, snapshot: str, files: Mapping[str, bytes | Assembled]) -> None:
     """Write ``files`` into ``dist.snapshots/<snapshot>``, then point ``out`` at it."""
     out, snapshots = _absolute(out), snapshots_path(out)
     folder = snapshots / snapshot
@@ -254,7 +283,10 @@ def _swap_in(out: Path, snapshot: str, files: Mapping[str, bytes]) -> None:
     staging = Path(tempfile.mkdtemp(prefix=_STAGING, dir=snapshots))
     try:
         for name, data in files.items():
-            (staging / name).write_bytes(data)
+            if isinstance(data, bytes):
+                (staging / name).write_bytes(data)
+            else:
+                data.write(staging / name)
         os.chmod(staging, 0o755)
         os.rename(staging, folder)
     finally:

@@ -11,6 +11,7 @@ the releases it is in; and the newest release as the default graph.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Sequence
@@ -24,9 +25,10 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, PROV, RDF, VOID, XSD
 from rdflib.term import Node
 
-from kg.chunks import DEFAULT_FILES, keep_bytes, serialise_quads
+from kg.chunks import DEFAULT_FILES, Joined, keep_bytes, serialise_quads
 from kg.config import Settings
-from kg.history import History, build_history, git
+from kg.gitrepo import git
+from kg.history import History, build_history
 from kg.identifier import commit_urn, release_urn
 from kg.kind import KINDS, PAGINA
 from kg.lineage import Lineage, Release, Snapshot, lineage_triples, presence_triples, trace
@@ -82,18 +84,6 @@ def _renames(git_dir: Path, first: str, second: str) -> dict[str, str]:
         else:
             index += 2
     return found
-
-
-def file_dates(git_dir: Path, head: str) -> dict[str, list[str]]:
-    """Path -> the dates of the commits that changed it (newest first), from ``git log``."""
-    output = git(git_dir, "log", "--format=%x00%cI", "--name-only", head, "--", "docs")
-    dates: dict[str, list[str]] = {}
-    for block in output.split("\0")[1:]:
-        date, *paths = block.strip("\n").split("\n")
-        for path in paths:
-            if path:
-                dates.setdefault(path, []).append(date)
-    return dates
 
 
 @dataclass(frozen=True)
@@ -187,12 +177,13 @@ def resolution_triples(resolutions: Sequence[Resolution], history: History) -> l
     return triples
 
 
-def dataset_files(history: History, lineage: Lineage, extra: Sequence[Triple]) -> dict[str, bytes]:
+def dataset_files(history: History, lineage: Lineage, extra: Sequence[Triple]) -> dict[str, Joined]:
     """``releases.nq`` and ``releases.trig`` (and gzipped): the newest release as the default
-    graph, every release in its graph (the chunks the builds wrote), then the releases'
-    description and the lineage; the same history gives the same bytes."""
+    graph, every release in its graph (the chunks the builds wrote, joined as they are
+    published), then the releases' description and the lineage; the same history gives the
+    same bytes."""
     found, groups = snapshots(history)
-    dates = file_dates(history.git_dir, history.releases[-1].commit)
+    dates = history.file_dates
 
     def modified(path: str, release: Release) -> str | None:
         moment = _instant(release.date)
@@ -216,12 +207,12 @@ def dataset_files(history: History, lineage: Lineage, extra: Sequence[Triple]) -
     tail = serialise_quads(described)
     chunks = history.chunks
     return {
-        f"{file.name}{suffix}": b"".join(
-            [
+        f"{file.name}{suffix}": Joined(
+            (
                 history.newest.files[DEFAULT_FILES[extension]],
-                *(chunks.read(r.commit, str(r.urn), extension) for r in history.releases),
+                *(chunks.path(r.commit, str(r.urn), extension) for r in history.releases),
                 tail[extension],
-            ]
+            )
         )
         for file, suffix, extension in _DUMP_FILES
     }
@@ -239,7 +230,19 @@ class Published:
 
 
 def run_history_build(settings: Settings, repository: str, out: TextIO, err: TextIO) -> Published:
-    """``kg build --git``: build, publish, and print a summary."""
+    """``kg build --git``: build, publish, and print a summary. Without the cyclic garbage
+    collector (as ``kg build``: everything made lives until the end; the children that build
+    older releases turn it on again, :mod:`kg.history`)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_history_build(settings, repository, out, err)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run_history_build(settings: Settings, repository: str, out: TextIO, err: TextIO) -> Published:
     started = time.perf_counter()
     history = build_history(settings, repository, settings.refs)
     lineage = trace_history(history)

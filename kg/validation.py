@@ -8,9 +8,11 @@ returned as a sorted :class:`~kg.diagnostic.Diagnostic` (code: the rule), with t
 that validate more than once; no shapes, or a shapes or ontology file that cannot be read, is a
 :class:`ShapesError`: a validation that checks nothing must never say "conforms".
 
-Speed (``bench/validate.py``): the data graph is never copied (a copy of the real corpus alone
-costs more than the whole validation); pySHACL runs in place on a read-only union of the data,
-the ontology and one derived fact per identified document (see ``aksh:idAndFileName``).
+Speed (``bench/validate.py``): pySHACL is imported by :func:`validate` alone (``kg build``
+runs it in a forked child, :mod:`kg.pipeline`); the data graph is never copied (a copy of the
+real corpus alone costs more than the whole validation); pySHACL runs in place on a read-only
+union of the data, the ontology and one derived fact per identified document (see
+``aksh:idAndFileName``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import pyshacl
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF
 from rdflib.store import Store
@@ -136,6 +137,8 @@ class ValidationResult:
 
 def validate(graph: Graph, sourcemap: SourceMap, shapes: Shapes | None = None) -> ValidationResult:
     """Validate ``graph`` against the shapes; locate every result through ``sourcemap``."""
+    import pyshacl  # a third of a second to import (it loads rdflib's SPARQL): only here
+
     shapes = shapes if shapes is not None else load_shapes()
     parts = [graph, *([shapes.ontology] if shapes.ontology is not None else []), _derived(graph)]
     _, raw, _ = pyshacl.validate(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import gzip
+import hashlib
 import json
 import re
 import subprocess
@@ -26,6 +27,7 @@ import yaml
 from flask import Flask
 
 from kg.cli import main
+from kg.gitrepo import check_out
 from kg.history import cache_key
 from tests.conftest import Run
 from tests.conftest import git as _git
@@ -254,6 +256,34 @@ def test_trig_and_gzip_hold_the_same_dataset(run: Run) -> None:
     assert trig == (dist / "releases.trig").read_bytes()
     from_trig = ox.Dataset(ox.parse(trig, format=ox.RdfFormat.TRIG))
     assert len(from_trig) == len(run.store)
+
+
+def test_the_publication_is_reproducible_and_its_checksums_hold(run: Run) -> None:
+    """The dataset files are joined from the cached chunks as they are written: the same
+    history gives the same bytes, and every checksum is the file's."""
+    assert run.unchanged.publication.manifest.files == run.first.publication.manifest.files
+    dist = run.added.publication.path
+    for name, record in run.added.publication.manifest.files.items():
+        data = (dist / name).read_bytes()
+        assert (hashlib.sha256(data).hexdigest(), len(data)) == (record.sha256, record.bytes)
+
+
+def test_a_checkout_stopped_half_way_is_started_again(
+    run: Run, trees: Trees, tmp_path: Path
+) -> None:
+    """The newest release's tree is kept between builds and only git's changes are written;
+    one a killed build left half-written (its mark is there) is checked out anew."""
+    before, after = run.first.history.releases[-1].commit, run.head
+    tree = check_out(run.repo / ".git", before, tmp_path)
+    unchanged = sorted(set(trees.listing(before).items()) & set(trees.listing(after).items()))
+    path = unchanged[0][0]
+    (tree / path).write_text("half-written", encoding="utf-8")
+    (tmp_path / "unfinished").touch()
+    tree = check_out(run.repo / ".git", after, tmp_path)
+    assert (tree / path).read_text(encoding="utf-8") == trees.files(after)[path]
+    assert not (tmp_path / "unfinished").exists()
+    found = {p.relative_to(tree).as_posix() for p in (tree / "docs").rglob("*.md")}
+    assert found == set(trees.listing(after))
 
 
 @pytest.mark.parametrize(
