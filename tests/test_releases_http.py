@@ -16,9 +16,11 @@ from urllib.parse import quote
 
 import pyoxigraph as ox
 import pytest
+import rdflib
 import yaml
 from flask import Flask
 from flask.testing import FlaskClient
+from rdflib.compare import isomorphic
 
 from tests import test_history
 from tests.helpers import parse_html
@@ -31,6 +33,14 @@ pytestmark = pytest.mark.corpus
 
 LINEAGE = "urn:nl:ak:graph:lineage"
 AK = "urn:nl:ak:def:"
+DCAT = "http://www.w3.org/ns/dcat#"
+IANA = "http://www.iana.org/assignments/media-types/"
+#: A release's dumps: extension, media type, rdflib's name of the format (the main dumps').
+DUMPS = [
+    ("ttl", "text/turtle", "turtle"),
+    ("nt", "application/n-triples", "nt"),
+    ("jsonld", "application/ld+json", "json-ld"),
+]
 HTML = {"Accept": "text/html"}
 SPARQL_JSON = {"Accept": "application/sparql-results+json"}
 
@@ -132,7 +142,9 @@ def test_releases_page_links_dumps_diffs_and_cites(
     for entry in listing:
         tag = str(entry["tag"])
         row = page.by_id(tag)
-        assert f"/releases/{tag}/dump.ttl" in row.links()
+        for extension, media_type, _ in DUMPS:
+            assert f"/releases/{tag}/dump.{extension}" in row.links()
+            assert row.find("a", href=f"/releases/{tag}/dump.{extension}", type=media_type)
         if entry["previous"]:
             assert f"/diff/{entry['previous']}..{tag}" in row.links()
         assert f"versie {tag}" in str(entry["citation"]) and tag in page.text()
@@ -148,6 +160,74 @@ def test_a_release_dump_is_its_graph(client: FlaskClient, run: Run) -> None:
     expected = {str(q.triple) for q in run.store.quads_for_pattern(None, None, None, graph)}
     assert served == expected
     assert client.get("/releases/v0.0/dump.ttl").status_code == 404
+
+
+@pytest.mark.parametrize(("extension", "media_type", "rdflib_format"), DUMPS)
+def test_a_release_dump_in_each_format_is_its_graph(
+    client: FlaskClient, trees: Trees, extension: str, media_type: str, rdflib_format: str
+) -> None:
+    """Each format, read by rdflib (a client that is not Oxigraph), holds the Turtle dump's
+    triples, and as many maatregelen as the tag has files."""
+    answer = client.get(f"/releases/v1.5/dump.{extension}")
+    assert answer.status_code == 200 and answer.mimetype == media_type
+    served = rdflib.Graph().parse(data=answer.data, format=rdflib_format)
+    turtle = client.get("/releases/v1.5/dump.ttl").data
+    assert len(served) > 1000
+    assert isomorphic(served, rdflib.Graph().parse(data=turtle, format="turtle"))
+    maatregel = rdflib.URIRef(f"{AK}Maatregel")
+    assert len(set(served.subjects(rdflib.RDF.type, maatregel))) == _maatregel_files(trees, "v1.5")
+    assert client.get(f"/releases/v0.0/dump.{extension}").status_code == 404
+
+
+def test_a_release_dump_by_content_negotiation(client: FlaskClient) -> None:
+    for extension, media_type, _ in DUMPS:
+        answer = client.get("/releases/v2.0/dump", headers={"Accept": media_type})
+        assert answer.status_code == 200 and answer.mimetype == media_type
+        assert answer.headers["Content-Location"] == f"/releases/v2.0/dump.{extension}"
+        assert "Accept" in answer.vary
+        assert answer.data == client.get(f"/releases/v2.0/dump.{extension}").data
+        assert client.get(f"/releases/v2.0/dump?format={extension}").mimetype == media_type
+    assert client.get("/releases/v2.0/dump").mimetype == "text/turtle"  # any will do: Turtle
+    refused = client.get("/releases/v2.0/dump", headers={"Accept": "image/png"})
+    assert refused.status_code == 406 and "/releases/v2.0/dump.jsonld" in refused.text
+
+
+def test_a_release_dump_revalidates(client: FlaskClient) -> None:
+    tags = set()
+    for extension, _, _ in DUMPS:
+        path = f"/releases/v1.5/dump.{extension}"
+        first = client.get(path)
+        etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+        assert first.headers["Cache-Control"] == "public, no-cache"
+        again = client.get(path, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and not again.data
+        assert client.get(path, headers={"If-Modified-Since": modified}).status_code == 304
+        assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+        tags.add(etag)
+    tags.add(client.get("/releases/v1.6/dump.ttl").headers["ETag"])
+    assert len(tags) == len(DUMPS) + 1  # one per release and format
+
+
+def test_void_lists_each_release_s_dumps(
+    client: FlaskClient, listing: list[dict[str, object]]
+) -> None:
+    answer = client.get("/.well-known/void", headers={"Accept": "application/n-triples"})
+    graph = rdflib.Graph().parse(data=answer.data, format="nt")
+    for entry in listing:
+        release = rdflib.URIRef(str(entry["graph"]))
+        found = {
+            str(graph.value(distribution, rdflib.URIRef(f"{DCAT}mediaType"))): str(
+                graph.value(distribution, rdflib.URIRef(f"{DCAT}downloadURL"))
+            )
+            for distribution in graph.objects(release, rdflib.URIRef(f"{DCAT}distribution"))
+        }
+        expected = {
+            f"{IANA}{media_type}": f"http://localhost/releases/{entry['tag']}/dump.{extension}"
+            for extension, media_type, _ in DUMPS
+        }
+        assert found == expected
+        plain = {media_type.removeprefix(IANA): url for media_type, url in expected.items()}
+        assert entry["dumps"] == plain  # /releases?format=json lists the same
 
 
 def test_void_cites_every_release(client: FlaskClient, listing: list[dict[str, object]]) -> None:
