@@ -2,17 +2,22 @@
 
 Every server is started by this script in the same run (:mod:`bench.harness`), loaded with the
 same data (the real corpus's graph and ontology, and synthetic ×10 and ×100 copies:
-:mod:`bench.synthetic`), and driven by wrk on loopback. Printed as one table:
+:mod:`bench.synthetic`), and driven by wrk on loopback. With Virtuoso among the peers, this
+project is measured a second time as ``kg serve --store`` on that same Virtuoso (every query
+and page through it: the web nodes of the Production setup), so the cost of our layer over
+the store shows per question. Printed as one table:
 
 * the whole mix (the questions in turn, each request a distinct query string so no parse
   cache decides) at 1, 8 and 32 connections: requests per second, p50 and p99 latency;
 * each question alone at 8 connections;
 * at every scale, the answers compared first: each question must return the same number of
   rows from every server (a server that disagrees is named, and its figures are not compared);
-* the resident memory of each server afterwards (per gunicorn worker for this project).
+* the resident memory of each server afterwards (per gunicorn worker for this project);
+* per question at 8 connections, ``kg serve --store`` against Virtuoso queried directly: the
+  ratio of their p50 latencies and of their rates (the goal at ×10: at most 1.5× the time).
 
 Usage: python bench/mix.py [--seconds S] [--scales 1,10,100] [--peers rdflib,virtuoso]
-       [--rdflib-max-scale N]
+       [--rdflib-max-scale N] [--ours embedded,store]
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ import sys
 import tempfile
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (
     SPARQL_JSON,
+    VIRTUOSO_GRAPH,
     Load,
     Target,
     build_real,
@@ -69,6 +76,11 @@ QUESTIONS: dict[str, str] = {
     "FILTER NOT EXISTS { ?h a ak:Hulpmiddel ; ak:vereiste ?v } } ORDER BY ?v ?m",
 }
 ACCEPT = f"{SPARQL_JSON}, text/turtle;q=0.9, application/n-triples;q=0.8"
+OURS = "this project"
+OURS_ON_STORE = "… --store Virtuoso"
+_ADMIT_ALL = ("--heavy-per-client", "32", "--heavy-total", "32")
+#: Per target: the sizes of its answers, and each question's load alone at 8 connections.
+Run = tuple[dict[str, int], dict[str, Load]]
 
 
 def answer_size(target: Target, query: str) -> int:
@@ -87,18 +99,20 @@ def answer_size(target: Target, query: str) -> int:
 
 def run_target(
     target: Target, seconds: float, connections: tuple[int, ...], rows: list[str]
-) -> dict[str, int]:
+) -> Run:
     sizes = {name: answer_size(target, query) for name, query in QUESTIONS.items()}
     paths = [target.query_path(query) for query in QUESTIONS.values()]
     for count in connections:
         load = wrk(target.base, paths, count, seconds, ACCEPT, distinct=True, threads=2)
         rows.append(_row(target.name, f"mix, {count} conn.", load))
+    alone = {}
     for name, query in QUESTIONS.items():
         load = wrk(target.base, [target.query_path(query)], 8, seconds, ACCEPT, distinct=True)
         rows.append(_row(target.name, f"{name}, 8 conn.", load))
-    memory = rss_mib(target.pid, children=target.name == "this project")
+        alone[name] = load
+    memory = rss_mib(target.pid, children=target.name in (OURS, OURS_ON_STORE))
     rows.append(f"  {target.name:16s} RSS: " + ", ".join(f"{m:.0f} MiB" for m in memory))
-    return sizes
+    return sizes, alone
 
 
 def _row(name: str, what: str, load: Load) -> str:
@@ -106,14 +120,36 @@ def _row(name: str, what: str, load: Load) -> str:
 
 
 def _servers(
-    dist: Path, peers: set[str], with_rdflib: bool
-) -> Iterator[Callable[[], AbstractContextManager[Target]]]:
-    yield lambda: our_server(dist)
+    dist: Path, peers: set[str], with_rdflib: bool, ours: set[str]
+) -> Iterator[Callable[[], AbstractContextManager[list[Target]]]]:
+    """Each server (or, for Virtuoso, the store and our server on it) to start in turn."""
+    if "embedded" in ours:
+        yield lambda: _one(our_server(dist))
     data = [dist / "graph.nt", dist / "ontology.ttl"]
     if "rdflib" in peers and with_rdflib:
-        yield lambda: rdflib_endpoint(data[0])
+        yield lambda: _one(rdflib_endpoint(data[0]))
     if "virtuoso" in peers:
-        yield lambda: virtuoso(data)
+        yield lambda: _virtuoso_and_store(dist, data, "store" in ours)
+
+
+@contextmanager
+def _one(server: AbstractContextManager[Target]) -> Iterator[list[Target]]:
+    with server as target:
+        yield [target]
+
+
+@contextmanager
+def _virtuoso_and_store(dist: Path, data: list[Path], store: bool) -> Iterator[list[Target]]:
+    """Virtuoso, and ``kg serve --store`` on it (the bench loads one graph, its default)."""
+    with virtuoso(data) as peer:
+        if not store:
+            yield [peer]
+            return
+        # wrk is one client: admission as for 32 of them, so that the figures are the cost of
+        # our layer, not refusals (tests/test_fairness.py checks the admission)
+        flags = ("--store", peer.endpoint, "--store-graph", VIRTUOSO_GRAPH, *_ADMIT_ALL)
+        with our_server(dist, 2, *flags) as on_store:
+            yield [peer, replace(on_store, name=OURS_ON_STORE)]
 
 
 def main() -> None:
@@ -122,9 +158,12 @@ def main() -> None:
     parser.add_argument("--scales", default="1,10,100")
     parser.add_argument("--peers", default="rdflib,virtuoso")
     parser.add_argument("--rdflib-max-scale", type=int, default=10)
+    parser.add_argument("--ours", default="embedded,store", help="embedded, store (on Virtuoso)")
     args = parser.parse_args()
     peers = set(args.peers.split(",")) if args.peers else set()
+    ours = set(args.ours.split(",")) if args.ours else set()
     rows: list[str] = []
+    ratios: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-mix-") as folder:
         real = build_real(Path(folder) / "real" / "dist")
         for scale in (int(text) for text in args.scales.split(",")):
@@ -133,17 +172,39 @@ def main() -> None:
             )
             rows.append(f"×{scale} ({sum(1 for _ in (dist / 'graph.nt').open())} triples)")
             connections = (1, 8, 32) if scale == 1 else (8,)
-            answers: dict[str, dict[str, int]] = {}
-            for start in _servers(dist, peers, scale <= args.rdflib_max_scale):
-                with start() as target:
-                    answers[target.name] = run_target(target, args.seconds, connections, rows)
-            rows.extend(_agreement(answers))
+            runs: dict[str, Run] = {}
+            for start in _servers(dist, peers, scale <= args.rdflib_max_scale, ours):
+                with start() as targets:
+                    for target in targets:
+                        runs[target.name] = run_target(target, args.seconds, connections, rows)
+            rows.extend(_agreement({name: sizes for name, (sizes, _) in runs.items()}))
+            ratios.extend(_store_ratios(scale, runs))
     print(f"{'':18s} {'what':58s} {'req/s':>10s} {'p50 ms':>9s} {'p99 ms':>9s}")
     print("\n".join(rows))
+    if ratios:
+        print("\nkg serve --store on Virtuoso / Virtuoso directly, each question at 8 conn.:")
+        print(f"  {'':5s} {'question':48s} {'p50 ×':>7s} {'req/s ×':>8s}")
+        print("\n".join(ratios))
+
+
+def _store_ratios(scale: int, runs: dict[str, Run]) -> list[str]:
+    """Per question: our p50 on the store over Virtuoso's, and our rate over Virtuoso's."""
+    if OURS_ON_STORE not in runs or "Virtuoso" not in runs:
+        return []
+    ours, theirs = runs[OURS_ON_STORE][1], runs["Virtuoso"][1]
+    lines = []
+    for name in QUESTIONS:
+        if not (ours[name].requests and theirs[name].requests):
+            lines.append(f"  ×{scale:<4d} {name:48s} {'n/a':>7s} {'n/a':>8s}  (none answered)")
+            continue
+        slower = ours[name].p50_ms / theirs[name].p50_ms
+        rate = ours[name].requests_per_second / theirs[name].requests_per_second
+        lines.append(f"  ×{scale:<4d} {name:48s} {slower:7.2f} {rate:8.2f}")
+    return lines
 
 
 def _agreement(answers: dict[str, dict[str, int]]) -> list[str]:
-    ours = answers.get("this project", {})
+    ours = answers.get(OURS) or answers.get(OURS_ON_STORE, {})
     lines = []
     for name, sizes in answers.items():
         differing = [q for q, size in sizes.items() if size != ours.get(q)]

@@ -11,6 +11,7 @@ other tests; here what counts is that the store changes nothing. A store that is
 
 from __future__ import annotations
 
+import email.message
 import http.server
 import importlib.util
 import json
@@ -22,7 +23,9 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
+import pyoxigraph as ox
 import pytest
 import rdflib
 from flask import Flask
@@ -30,15 +33,19 @@ from rdflib.compare import isomorphic
 
 from kg.cli import main
 from kg.config import SettingsError, load_settings
+from server.services.pool_child import evaluate_job
 from server.services.query import QueryRequest, job_for
-from server.services.remote_store import RemoteStore, StoreGraphs, StoreUnavailable
+from server.services.remote_store import RemoteStore, StoreGraphs, StoreUnavailable, _Answered
 from server.services.sparql_text import with_prefixes
+from server.services.store_answers import as_the_engine_writes, passed_through
+from server.services.store_connection import Reply
 from tests.conftest import REPO, LiveServer, free_port
 from tests.helpers import Store, parse_html, start_oxigraph, start_virtuoso, stop
 
 pytestmark = pytest.mark.corpus
 
 DATA = "urn:nl:ak:graph:data"
+XSD = "http://www.w3.org/2001/XMLSchema#"
 PASSWORD_VARIABLE = "KG_TEST_STORE_PASSWORD"
 EXAMPLES = sorted((REPO / "queries").glob("*.rq"))
 #: The separator of the example library's GROUP_CONCATs (their order is not defined).
@@ -78,10 +85,8 @@ def remote(pushed: Store, real_dist: Path) -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="module")
-def virtuoso_remote(
-    tmp_path_factory: pytest.TempPathFactory, real_dist: Path
-) -> Iterator[LiveServer]:
-    """``kg serve --store`` on Virtuoso (Debian's), loaded by ``kg push`` as ``dba``."""
+def virtuoso_store(tmp_path_factory: pytest.TempPathFactory, real_dist: Path) -> Iterator[Store]:
+    """Virtuoso (Debian's) holding the publication, loaded by ``kg push`` as ``dba``."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(PASSWORD_VARIABLE, "dba")
         folder = tmp_path_factory.mktemp("serve-virtuoso")
@@ -89,11 +94,17 @@ def virtuoso_remote(
         try:
             push = ["push", "--endpoint", store.gsp, "--dist", str(real_dist), *store.credentials]
             assert main(push) == 0
-            live = LiveServer(real_dist, "--store", store.query)
-            yield live
-            live.stop()
+            yield store
         finally:
             stop(process)
+
+
+@pytest.fixture(scope="module")
+def virtuoso_remote(virtuoso_store: Store, real_dist: Path) -> Iterator[LiveServer]:
+    """``kg serve --store`` on Virtuoso."""
+    live = LiveServer(real_dist, "--store", virtuoso_store.query)
+    yield live
+    live.stop()
 
 
 @dataclass(frozen=True)
@@ -220,6 +231,47 @@ def test_a_page_reads_the_same(remote: LiveServer, embedded: LiveServer) -> None
     assert isomorphic(graphs[0], graphs[1])
 
 
+def shown_values(server: LiveServer, path: str) -> list[tuple[str, list[str]]]:
+    """What a URN page lists, in its order: the kinds, each property row's values, each
+    group of links in (heading and entries)."""
+    status, body = fetch(server.url + path)
+    assert status == 200, body[:500]
+    root = parse_html(body.decode())
+    shown = [("kinds", [kind.words() for kind in root.find_all("span", class_="kind")])]
+    for row in root.find_all("tr"):
+        cells = row.find_all("td")
+        if cells and row.find_all("th"):
+            values = [
+                element.words()
+                for element in cells[0].iter()
+                if element.tag in ("a", "span") and "sep" not in element.classes
+            ]
+            shown.append((row.find("th").words(), values))
+    for links in root.find_all("section", id="ak-links-in"):
+        for heading, entries in zip(links.find_all("h3"), links.find_all("ul"), strict=True):
+            shown.append((heading.words(), [entry.words() for entry in entries.find_all("li")]))
+    return shown
+
+
+@pytest.mark.parametrize(
+    "urn",
+    [
+        "urn:nl:ak:begrip:ai-systeem",  # two kinds: ours and SKOS's
+        "urn:nl:ak:ver:aia-01",  # many properties, links in of several kinds
+        "urn:nl:ak:pag:voldoen-aan-wetten-en-regels:vereisten:index",  # booleans
+    ],
+)
+def test_a_page_lists_the_same_values_in_the_same_order(
+    urn: str, backend: Backend, embedded: LiveServer
+) -> None:
+    """Pages sort what they list (:mod:`server.services.describe`), so a store's answer order
+    (Oxigraph server's, Virtuoso's) changes nothing, and neither does Virtuoso's ``1`` for
+    ``true``."""
+    ours = shown_values(embedded, f"/id/{urn}")
+    assert sum(len(values) for _, values in ours) > 5
+    assert shown_values(backend.server, f"/id/{urn}") == ours
+
+
 @pytest.mark.parametrize("path", ["/vereisten", "/zoeken?q=risico", "/statistieken"])
 def test_lists_and_search_read_the_same(
     path: str, remote: LiveServer, embedded: LiveServer
@@ -289,13 +341,29 @@ class _Misbehaving(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.server.requests.append(self.path)  # type: ignore[attr-defined]
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if self.path == "/redirect":
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.forms.append(urllib.parse.parse_qs(body.decode()))  # type: ignore[attr-defined]
+        if self.path == "/silent":  # never answers: how long until the client hangs up?
+            started = time.monotonic()
+            self.connection.settimeout(30)
+            gone = self.rfile.read(1) == b""
+            self.server.hung_up = gone and time.monotonic() - started  # type: ignore[attr-defined]
+            self.close_connection = True
+        elif self.path == "/redirect":
             self.send_response(302)
             self.send_header("Location", f"http://127.0.0.1:{self.server.server_port}/elsewhere")
             self.end_headers()
         elif self.path == "/fail":
             self.send_error(500)
+        elif self.path == "/cut":  # Virtuoso at its ResultSetMaxRows: 200, and a header
+            rows = [{"s": {"type": "uri", "value": f"urn:x:{n}"}} for n in range(2)]
+            body = json.dumps({"head": {"vars": ["s"]}, "results": {"bindings": rows}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/sparql-results+json")
+            self.send_header("X-SPARQL-MaxRows", "2")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
         else:
             self.send_response(200)
             self.send_header("Content-Type", "application/sparql-results+json")
@@ -314,6 +382,8 @@ class _Misbehaving(http.server.BaseHTTPRequestHandler):
 def misbehaving() -> Iterator[http.server.ThreadingHTTPServer]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Misbehaving)
     server.requests = []  # type: ignore[attr-defined]
+    server.forms = []  # type: ignore[attr-defined]
+    server.hung_up = None  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -346,6 +416,99 @@ def test_a_store_is_held_to_the_limits(
     byte cap read, nothing after the timeout; a failure is the store's (``503``)."""
     assert _outcome(misbehaving, path, 1.0)[0] == kind
     assert misbehaving.requests == requests  # type: ignore[attr-defined]
+
+
+def test_a_store_that_never_answers_is_left_at_the_timeout(
+    misbehaving: http.server.ThreadingHTTPServer,
+) -> None:
+    """Our timeout answer comes in bounded time; the store was told the time it had (the
+    ``timeout`` parameter, milliseconds: Virtuoso stops the query then) and sees the
+    connection closed at our timeout."""
+    started = time.monotonic()
+    assert _outcome(misbehaving, "/silent", 1.0)[0] == "timeout"
+    assert time.monotonic() - started < 5  # a bound, not a speed: 1 s, and nothing after
+    (form,) = misbehaving.forms  # type: ignore[attr-defined]
+    assert 0 < int(form["timeout"][0]) <= 1000
+    deadline = time.monotonic() + 10
+    while misbehaving.hung_up is None and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.05)
+    hung_up = misbehaving.hung_up  # type: ignore[attr-defined]
+    assert hung_up is not False and hung_up is not None and hung_up < 5
+
+
+def test_a_slow_virtuoso_query_is_our_timeout_not_a_partial_answer(
+    virtuoso_store: Store,
+) -> None:
+    """Virtuoso stops a query at the ``timeout`` sent and answers ``200`` with what it had so
+    far (``X-SQL-State: S1TAT``): a partial count must be a timeout, never an answer."""
+    graphs = StoreGraphs((DATA,), (DATA,))
+    store = RemoteStore(virtuoso_store.query, graphs, 2.0, max_bytes=1 << 20)
+    heavy = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+    started = time.monotonic()
+    request = QueryRequest(heavy, accept=None)
+    assert store.answer(job_for(request, store.max_answer_bytes), 2.0)[0] == "timeout"
+    assert time.monotonic() - started < 10  # a bound: Virtuoso stopped at 2 s
+    lookup = QueryRequest("SELECT ?p ?o WHERE { <urn:nl:ak:mtr:org-02> ?p ?o }", accept=None)
+    assert store.answer(job_for(lookup, store.max_answer_bytes), 2.0)[0] == "answer"
+
+
+def test_an_answer_the_store_cut_short_is_not_taken_as_whole(
+    misbehaving: http.server.ThreadingHTTPServer,
+) -> None:
+    """Virtuoso cuts an answer at its ``ResultSetMaxRows`` with ``200`` (and says so only in
+    ``X-SPARQL-MaxRows``): ``/sparql`` says the answer is truncated, and the server's own
+    reads (the index needs every quad) fail instead of using part of the graph."""
+    endpoint = f"http://127.0.0.1:{misbehaving.server_port}/cut"
+    store = RemoteStore(endpoint, StoreGraphs((DATA,), (DATA,)), 5.0, max_bytes=1 << 20)
+    request = QueryRequest("SELECT ?s WHERE { ?s ?p ?o }", accept=None)
+    outcome = store.answer(job_for(request, store.max_answer_bytes), 5.0)
+    assert outcome[0] == "answer"
+    assert outcome[3] is True  # truncated
+    assert json.loads(outcome[2])["results"]["bindings"] == [
+        {"s": {"type": "uri", "value": "urn:x:0"}}
+    ]
+    with pytest.raises(StoreUnavailable, match="cut an answer at 2 rows"):
+        list(store.quads_for_pattern(None, None, None))
+
+
+VIRTUOSO_JSON = {
+    "head": {"link": [], "vars": ["s", "n", "t", "b", "x", "l"]},
+    "results": {
+        "distinct": False,
+        "ordered": True,
+        "bindings": [
+            {
+                "s": {"type": "uri", "value": "urn:nl:ak:ver:aia-01"},
+                "n": {"type": "typed-literal", "datatype": f"{XSD}integer", "value": "07"},
+                "t": {"type": "typed-literal", "datatype": f"{XSD}string", "value": "tekst"},
+                "b": {"type": "typed-literal", "datatype": f"{XSD}boolean", "value": "1"},
+                "x": {"type": "bnode", "value": "nodeID://b10001"},
+                "l": {"type": "literal", "xml:lang": "NL", "value": "één"},
+            },
+            {"s": {"type": "uri", "value": "urn:x:2"}},
+        ],
+    },
+}
+
+
+def test_a_json_answer_passed_through_is_what_pyoxigraph_writes() -> None:
+    """A SELECT answer in SPARQL JSON is written from the store's JSON, not parsed and
+    written again: the same bytes as the path through pyoxigraph (Virtuoso's ``typed-literal``,
+    blank node names, ``1`` for ``true`` and a language tag in capitals made alike)."""
+    body = json.dumps(VIRTUOSO_JSON).encode()
+    headers = email.message.Message()
+    headers["Content-Type"] = "application/sparql-results+json"
+    reply = Reply(200, "OK", headers, body)
+    text = "SELECT * WHERE { ?s ?p ?o }"
+    job = job_for(QueryRequest(text, accept=None), 1 << 20)
+    passed = passed_through(reply, job)
+    assert passed is not None
+    parsed = ox.parse_query_results(as_the_engine_writes(body), ox.QueryResultsFormat.JSON)
+    reference = evaluate_job(cast(ox.Store, _Answered(parsed)), job)
+    assert passed == reference
+    assert json.loads(passed[2])["results"]["bindings"][0]["b"]["value"] == "true"
+    # more rows than the cap: left to the path that counts and marks them
+    assert passed_through(reply, {**job, "max_rows": 1}) is None
 
 
 def test_pages_get_503_from_a_failing_store(misbehaving: http.server.ThreadingHTTPServer) -> None:

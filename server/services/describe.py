@@ -131,13 +131,15 @@ class Page:
 
 
 def subject_triples(store: ox.Store, iri: str) -> list[ox.Triple]:
+    """The triples about ``iri``, sorted: a page lists what it shows in one order whatever the
+    store's (the embedded one's index order, a SPARQL store's answer order)."""
     node = ox.NamedNode(iri)
-    return _unique(q.triple for q in store.quads_for_pattern(node, None, None, None))
+    return _sorted(q.triple for q in store.quads_for_pattern(node, None, None, None))
 
 
 def object_triples(store: ox.Store, iri: str) -> list[ox.Triple]:
     node = ox.NamedNode(iri)
-    return _unique(q.triple for q in store.quads_for_pattern(None, None, node, None))
+    return _sorted(q.triple for q in store.quads_for_pattern(None, None, node, None))
 
 
 def inner_nodes(store: ox.Store, urn: str, triples: Iterable[ox.Triple]) -> list[str]:
@@ -173,7 +175,7 @@ def describe_triples(store: ox.Store, urn: str) -> list[ox.Triple]:
                 q.triple
                 for q in store.quads_for_pattern(ox.NamedNode(iri), ox.NamedNode(label), None, None)
             )
-    return sorted(triples, key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
+    return sorted(triples, key=_triple_order)
 
 
 def describe_page(store: ox.Store, index: SiteIndex, pages: Mapping[str, str], urn: str) -> Page:
@@ -183,14 +185,16 @@ def describe_page(store: ox.Store, index: SiteIndex, pages: Mapping[str, str], u
     return Page(
         urn=urn,
         title=index.label(urn),
-        classes=tuple(_value(index, t) for t in values.get(RDF_TYPE, ())),
+        classes=tuple(
+            sorted((_value(index, t) for t in values.get(RDF_TYPE, ())), key=_class_order)
+        ),
         summary=_summary(values),
         body=page_body(pages, urn),
         contents=contents,
         properties=_properties(index, values),
         parts=parts,
         backlinks=_backlinks(index, object_triples(store, urn)),
-        sources=tuple(_texts(values, f"{AK}bronbestand")),
+        sources=tuple(sorted(_texts(values, f"{AK}bronbestand"))),
         described=bool(own),
     )
 
@@ -259,7 +263,7 @@ def _backlinks(index: SiteIndex, triples: list[ox.Triple]) -> tuple[Backlinks, .
         values = sorted({_value(index, s) for s in subjects}, key=_value_order)
         prop = Property(predicate, index.label(predicate), index.english(predicate), tuple(values))
         found.append(Backlinks(_backlink_heading(index, predicate, cls), prop))
-    return tuple(sorted(found, key=lambda b: b.heading.casefold()))
+    return tuple(sorted(found, key=lambda b: (b.heading.casefold(), b.property.iri)))
 
 
 def _backlink_heading(index: SiteIndex, predicate: str, cls: str) -> str:
@@ -299,8 +303,19 @@ def _compact(iri: str) -> str:
     return iri
 
 
-def _value_order(value: Value) -> tuple[str, str]:
-    return value.text.casefold(), value.iri or ""
+def _value_order(value: Value) -> tuple[str, str, str, str]:
+    """By text, then (for values that read alike) language and IRI: one order, whatever the
+    store's."""
+    return value.text.casefold(), value.text, value.lang or "", value.iri or ""
+
+
+def _class_order(value: Value) -> tuple[bool, tuple[str, str, str, str]]:
+    """Our own classes first (the kind a page is), then the standard ones they map to."""
+    return not (value.iri or "").startswith(AK), _value_order(value)
+
+
+def _triple_order(triple: ox.Triple) -> tuple[str, str, str]:
+    return str(triple.subject), str(triple.predicate), str(triple.object)
 
 
 def _by_predicate(triples: list[ox.Triple]) -> dict[str, list[Term]]:
@@ -314,8 +329,8 @@ def _texts(values: dict[str, list[Term]], predicate: str) -> list[str]:
     return [v.value for v in values.get(predicate, ()) if isinstance(v, ox.Literal)]
 
 
-def _unique(triples: Iterable[ox.Triple]) -> list[ox.Triple]:
-    return list(dict.fromkeys(triples))
+def _sorted(triples: Iterable[ox.Triple]) -> list[ox.Triple]:
+    return sorted(set(triples), key=_triple_order)
 
 
 __all__ = ["Page", "describe_page", "describe_triples"]

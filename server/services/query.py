@@ -47,6 +47,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pyoxigraph as ox
@@ -257,10 +258,11 @@ def run_query(store: ox.Store, request: QueryRequest, timeout: float) -> Answer:
     seconds: a process of the query lane for the request's snapshot, else a forked child."""
     check_query(request.text, request.max_bytes)
     remote = remote_of(store)
+    target = lane_target(store)
     if remote is not None:  # kg serve --store: the store answers (server.services.remote_store)
         job = job_for(request, remote.max_answer_bytes)
-        return answer_of(remote.answer(job, timeout), timeout)
-    target = lane_target(store)
+        admit = partial(target.lane.admission.admit, target.client, timeout) if target else None
+        return answer_of(remote.answer(job, timeout, admit), timeout)
     if target is None:
         stack = max(MIN_STACK, STACK_PER_BYTE * len(request.text.encode("utf-8", "surrogatepass")))
         return run_in_child(lambda: evaluate(store, request), timeout, stack)

@@ -15,7 +15,11 @@ the release graphs), so no query reaches another graph of the store; a ``/sparql
 names its own dataset (``FROM``) or asks for a graph outside the pushed ones is refused. The
 store's URL is the operator's setting; requests follow no redirect and use no proxy, so a query
 cannot make the server contact anything else. Each request has the query timeout (a deadline
-over the whole answer, not per read) and reads at most a byte cap of answer.
+over the whole answer, not per read, also sent to the store) and reads at most a byte cap of
+answer; how requests travel (kept-alive connections, the timeout, the admission of heavy
+``/sparql`` queries) is :mod:`server.services.store_connection`. What a store gives back is
+made what the embedded engine gives: Virtuoso's blank node names and booleans are rewritten,
+its partial answers (cut at its timeout or at its ``ResultSetMaxRows``) never pass as whole.
 
 A store that cannot be reached or fails is :class:`StoreUnavailable` (``503``, plain message):
 pages get it through the application's one error handler (:mod:`server.http_policy`),
@@ -24,13 +28,9 @@ pages get it through the application's one error handler (:mod:`server.http_poli
 
 from __future__ import annotations
 
-import hashlib
 import http.client
-import json
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -43,25 +43,29 @@ from kg.namespace import DATA_GRAPH, ONTOLOGY_GRAPH
 from server.services.pool_answers import AnswerTooLarge
 from server.services.pool_child import Outcome, evaluate_job
 from server.services.sparql_text import outline
+from server.services.store_answers import BOOLEAN, as_the_engine_writes, cut_at, passed_through
+from server.services.store_connection import (
+    Admit,
+    AnswerOverCap,
+    Connections,
+    DeadlinePassed,
+    Exchange,
+    Reply,
+)
 
 #: Bytes an answer to the server's own queries (pages, the index) may have: the index reads
 #: every quad once per snapshot.
 INTERNAL_BYTES = 1024**3
+#: Seconds the read of every quad (the index, once per snapshot, not a request) may take: at
+#: ×10 (170,000 triples) Virtuoso needs about 12 s to write them as SPARQL JSON.
+BULK_SECONDS = 300.0
 _RESULTS_ACCEPT = "application/sparql-results+json"
 _GRAPH_ACCEPT = "application/n-triples, text/turtle;q=0.9"
 _GRAPH_FORMS = ("CONSTRUCT", "DESCRIBE")
-_CHUNK = 1 << 16
 
 
 class StoreUnavailable(ServiceUnavailable):
     """The store could not be reached, or did not answer as a SPARQL endpoint does: 503."""
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect from the store is an error: the server contacts the configured URL only."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,14 @@ class StoreGraphs:
 class RemoteStore:
     """The part of ``pyoxigraph.Store`` the server uses, answered by a SPARQL endpoint."""
 
-    def __init__(self, endpoint: str, graphs: StoreGraphs, timeout: float, max_bytes: int) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        graphs: StoreGraphs,
+        timeout: float,
+        max_bytes: int,
+        cheap_seconds: float = 0.1,
+    ) -> None:
         self.endpoint = endpoint
         self.graphs = graphs
         #: The data's graph in the store (``--store-graph``); the server's own queries and
@@ -84,7 +95,9 @@ class RemoteStore:
         self.timeout = timeout
         #: The byte cap of a ``/sparql`` answer (the server's ``max_answer_bytes``).
         self.max_answer_bytes = max_bytes
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+        #: A ``/sparql`` query not answered within this many seconds (wall time) is heavy.
+        self.cheap_seconds = cheap_seconds
+        self.connections = Connections(endpoint)
 
     # -- the Store methods the services call ----------------------------------------------
 
@@ -109,7 +122,9 @@ class RemoteStore:
             for name, term in zip(names, terms, strict=True)
         )
         text = f"SELECT * WHERE {{ GRAPH ?g {{ {pattern} }} }}"  # ?g: the graphs named
-        solutions = self._internal(text, StoreGraphs(graphs, graphs))
+        bulk = subject is None and predicate is None and object is None  # the index's read
+        timeout = max(self.timeout, BULK_SECONDS) if bulk else None
+        solutions = self._internal(text, StoreGraphs(graphs, graphs), timeout)
         return (
             ox.Quad(
                 row["s"] if subject is None else subject,
@@ -131,12 +146,19 @@ class RemoteStore:
 
     # -- /sparql ------------------------------------------------------------------------------
 
-    def answer(self, job: dict[str, Any], timeout: float) -> Outcome:
+    def answer(self, job: dict[str, Any], timeout: float, admit: Admit | None = None) -> Outcome:
         """``job`` (:func:`server.services.query.job_for`) answered by the store, written in
-        the client's format and within the job's row and byte caps, as the query lane does."""
+        the client's format and within the job's row and byte caps, as the query lane does.
+        ``admit``: the admission a query must pass once it has run ``cheap_seconds``
+        (:mod:`server.services.store_connection`); its refusal (429 / 503) is raised."""
         try:
             graphs = self._job_graphs(job["dataset"])
-            result = self._query(job["text"], graphs, job["max_bytes"], timeout)
+            reply = self._ask(job["text"], graphs, job["max_bytes"], timeout, admit)
+            select = outline(job["text"]).form == "SELECT"  # (Virtuoso's ASK: not SPARQL JSON)
+            passed = passed_through(reply, job) if select else None
+            if passed is not None:
+                return passed
+            result, cut = self._parsed(job["text"], reply)
         except _Refused as error:
             return ("refused", str(error))
         except SyntaxError as error:
@@ -147,6 +169,8 @@ class RemoteStore:
             return ("timeout", "")
         except StoreUnavailable as error:
             return ("unavailable", error.description)
+        if cut is not None:  # the store cut the answer at ``cut`` rows: truncated, said so
+            job = {**job, "max_rows": max(0, min(job["max_rows"], cut - 1))}
         return evaluate_job(cast(ox.Store, _Answered(result)), job)
 
     def _job_graphs(self, dataset: Any) -> StoreGraphs:
@@ -169,18 +193,26 @@ class RemoteStore:
         """The store's data graph under the name the server's services know it by."""
         return ox.NamedNode(DATA_GRAPH) if graph == ox.NamedNode(self.data_graph) else graph
 
-    def _internal(self, text: str, graphs: StoreGraphs) -> Any:
-        """A query of the server's own (pages, index): whatever goes wrong is the store's."""
+    def _internal(self, text: str, graphs: StoreGraphs, timeout: float | None = None) -> Any:
+        """A query of the server's own (pages, index): whatever goes wrong is the store's, and
+        so is an answer it cut short (the index needs all of it)."""
         if self.data_graph != DATA_GRAPH:  # our own text: the graph's IRI as we wrote it
             text = text.replace(f"<{DATA_GRAPH}>", f"<{self.data_graph}>")
+        seconds = self.timeout if timeout is None else timeout
         try:
-            return self._query(text, graphs, INTERNAL_BYTES)
+            result, cut = self._query(text, graphs, INTERNAL_BYTES, seconds)
         except TimeoutError:
             raise StoreUnavailable(
-                f"the triple store did not answer within {self.timeout:g} s"
+                f"the triple store did not answer within {seconds:g} s"
             ) from None
         except (SyntaxError, AnswerTooLarge) as error:
             raise StoreUnavailable(f"the triple store could not answer: {error}") from None
+        if cut is not None:
+            raise StoreUnavailable(
+                f"the triple store cut an answer at {cut} rows (Virtuoso: ResultSetMaxRows "
+                "in virtuoso.ini); it must answer the whole graph"
+            )
+        return result
 
     def _pattern_graphs(self, graph_name: Any) -> tuple[str, ...]:
         if graph_name is None:
@@ -192,49 +224,67 @@ class RemoteStore:
         return ()  # the default graph of the embedded store holds nothing
 
     def _query(
-        self, text: str, graphs: StoreGraphs, max_bytes: int, timeout: float | None = None
-    ) -> Any:
+        self,
+        text: str,
+        graphs: StoreGraphs,
+        max_bytes: int,
+        timeout: float | None = None,
+        admit: Admit | None = None,
+    ) -> tuple[Any, int | None]:
+        """The answer, and the rows the store cut it at (Virtuoso's ``X-SPARQL-MaxRows``,
+        sent only when it did), if it did."""
+        return self._parsed(text, self._ask(text, graphs, max_bytes, timeout, admit))
+
+    def _ask(
+        self,
+        text: str,
+        graphs: StoreGraphs,
+        max_bytes: int,
+        timeout: float | None = None,
+        admit: Admit | None = None,
+    ) -> Reply:
         graph_form = outline(text).form in _GRAPH_FORMS
         fields = [("query", text)]
         fields += [("default-graph-uri", graph) for graph in graphs.default]
         fields += [("named-graph-uri", graph) for graph in graphs.named]
-        body, media_type = self._post(
+        exchange = Exchange(
             urllib.parse.urlencode(fields).encode(),
             _GRAPH_ACCEPT if graph_form else _RESULTS_ACCEPT,
-            self.timeout if timeout is None else timeout,
+            time.monotonic() + (self.timeout if timeout is None else timeout),
             max_bytes,
+            admit,
+            self.cheap_seconds,
         )
-        if graph_form:
-            return _triples(body, media_type)
+        return self._post(exchange)
+
+    def _parsed(self, text: str, reply: Reply) -> tuple[Any, int | None]:
+        body, media_type = reply.body, reply.media_type
+        cut = cut_at(reply)
+        if outline(text).form in _GRAPH_FORMS:
+            return _triples(body, media_type), cut
         results_format = ox.QueryResultsFormat.from_media_type(media_type)
         if results_format is None:
             raise StoreUnavailable(f"the store answered {media_type!r}, not SPARQL results")
-        if results_format == ox.QueryResultsFormat.JSON and b'"bnode"' in body:
-            body = _blank_nodes_renamed(body)
-        return ox.parse_query_results(body, format=results_format)
+        if results_format == ox.QueryResultsFormat.JSON and (
+            b'"bnode"' in body or BOOLEAN.encode() in body
+        ):
+            body = as_the_engine_writes(body)
+        return ox.parse_query_results(body, format=results_format), cut
 
-    def _post(self, data: bytes, accept: str, timeout: float, max_bytes: int) -> tuple[bytes, str]:
-        request = urllib.request.Request(
-            self.endpoint,
-            data=data,
-            method="POST",
-            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": accept},
-        )
-        deadline = time.monotonic() + timeout
+    def _post(self, exchange: Exchange) -> Reply:
         try:
-            with self._opener.open(request, timeout=timeout) as response:
-                body = _read_capped(response, deadline, max_bytes)
-                media_type = response.headers.get_content_type()
-        except urllib.error.HTTPError as error:
-            raise _http_failure(error) from None
-        except (TimeoutError, AnswerTooLarge):
-            raise
-        except (OSError, ValueError, http.client.HTTPException) as error:
-            reason = getattr(error, "reason", error)
-            if isinstance(reason, TimeoutError):
+            reply = self.connections.post(exchange)
+        except DeadlinePassed:
+            raise TimeoutError from None
+        except AnswerOverCap as error:
+            raise AnswerTooLarge(str(error)) from None
+        except (OSError, http.client.HTTPException) as error:
+            if isinstance(error, TimeoutError):
                 raise TimeoutError from None
-            raise StoreUnavailable(f"the triple store cannot be reached: {reason}") from None
-        return body, media_type
+            raise StoreUnavailable(f"the triple store cannot be reached: {error}") from None
+        if reply.status != 200:
+            raise _http_failure(reply)
+        return reply
 
 
 class _Refused(ValueError):
@@ -251,44 +301,15 @@ class _Answered:
         return self.result
 
 
-def _read_capped(response: Any, deadline: float, max_bytes: int) -> bytes:
-    """The body, until the deadline and at most ``max_bytes``."""
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := response.read(_CHUNK):
-        size += len(chunk)
-        if size > max_bytes:
-            raise AnswerTooLarge(f"the answer has more than {max_bytes} bytes")
-        if time.monotonic() > deadline:
-            raise TimeoutError
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _http_failure(error: urllib.error.HTTPError) -> Exception:
-    """A 400 from the store is the query's fault (its message); anything else the store's."""
-    try:
-        message = error.read(4096).decode("utf-8", "replace").strip()
-    except OSError:
-        message = ""
-    if error.code == 400:
+def _http_failure(reply: Reply) -> Exception:
+    """A 400 from the store is the query's fault (its message); Virtuoso's timeout (``S1T00``)
+    is ours; anything else the store's."""
+    message = reply.body[:4096].decode("utf-8", "replace").strip()
+    if reply.status == 400:
         return SyntaxError(message or "the store refused the query")
-    return StoreUnavailable(f"the triple store answered {error.code} {error.reason}")
-
-
-def _blank_nodes_renamed(body: bytes) -> bytes:
-    """SPARQL JSON results with every blank node named as RDF allows: Virtuoso names them
-    ``nodeID://b10001``, which is no blank node label. The same name, the same new one."""
-    try:
-        answer = json.loads(body)
-        for row in answer["results"]["bindings"]:
-            for term in row.values():
-                if term.get("type") == "bnode":
-                    digest = hashlib.sha256(str(term["value"]).encode()).hexdigest()[:32]
-                    term["value"] = f"b{digest}"
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return body  # not what it seemed: the parser says what is wrong with it
-    return json.dumps(answer).encode()
+    if "S1T00" in message:
+        return TimeoutError()
+    return StoreUnavailable(f"the triple store answered {reply.status} {reply.reason}")
 
 
 def _triples(body: bytes, media_type: str) -> ox.QueryTriples:
@@ -324,6 +345,7 @@ def open_store(settings: Settings, releases: ox.Store | None) -> ox.Store:
         store_graphs(settings, releases),
         settings.query_timeout,
         settings.max_answer_bytes,
+        settings.cheap_seconds,
     )
     return cast(ox.Store, remote)
 
