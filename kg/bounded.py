@@ -12,10 +12,17 @@ memory: a child may use :data:`MEMORY_HEADROOM` more than the parent; a crash in
 extension), is :class:`Failed` alone too. In the normal case that is one fork per core for the
 whole series, so parsing also uses both cores of the machine; results come back pickled (a
 child is a fork of this process, so ``function`` itself is never pickled).
+
+:func:`forked` is the other use of a child: one piece of trusted work (the pages, a validation,
+a release's chunk) done beside what this process goes on with, on the other core; when the
+child fails, the caller does the work itself. Such a child dies with its parent, so a killed
+build leaves none working on.
 """
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
 import os
 import pickle
 import resource
@@ -23,9 +30,11 @@ import select
 import signal
 import struct
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NoReturn, TypeVar, cast
+from multiprocessing.connection import Connection
+from typing import Generic, NoReturn, TypeVar, cast
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -167,3 +176,77 @@ def limit_memory(headroom: int) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard == resource.RLIM_INFINITY or hard > limit:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+# -- one piece of work beside this process's own ---------------------------------------
+
+#: Linux ``prctl`` option: the signal a child gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+class Forked(Generic[R]):
+    """``work()`` in a forked child (so nothing is pickled to it), its result pickled back."""
+
+    def __init__(self, work: Callable[[], R]) -> None:
+        self.receiver, sender = multiprocessing.Pipe(duplex=False)
+        self.child = multiprocessing.get_context("fork").Process(
+            target=_send, args=(work, sender, os.getpid()), daemon=True
+        )
+        self.child.start()
+        sender.close()
+        self.cancelled = False
+
+    def result(self) -> R | None:
+        """The child's result; None when it ended without one (it failed: the caller does
+        the work itself, for the same result or the error with its traceback)."""
+        if self.cancelled:
+            return None
+        try:
+            data = self.receiver.recv_bytes()
+        except (EOFError, OSError):
+            return None
+        finally:
+            self.cancel()
+        result: R = pickle.loads(data)  # from our own fork, through our own pipe
+        return result
+
+    def cancel(self) -> None:
+        """Stop the child (done, or no longer needed)."""
+        if not self.cancelled:
+            self.cancelled = True
+            self.receiver.close()
+            self.child.kill()
+            self.child.join()
+
+
+@contextmanager
+def forked(work: Callable[[], R]) -> Iterator[Forked[R]]:
+    """``work()`` started in a forked child now; its result asked for with ``result()`` (None:
+    the child failed, and the caller does the work itself). The child is stopped on leaving."""
+    child = Forked(work)
+    try:
+        yield child
+    finally:
+        child.cancel()
+
+
+def _send(work: Callable[[], object], sender: Connection, parent: int) -> None:
+    """In the forked child: the result of ``work``, pickled, to ``sender`` (nothing when it
+    fails: the parent does the work again, and reports what fails)."""
+    try:
+        _die_with(parent)
+        sender.send_bytes(pickle.dumps(work()))
+    except BaseException:  # the parent does the work again, and reports what fails
+        pass
+    finally:
+        sender.close()
+
+
+def _die_with(parent: int) -> None:
+    """This child is killed when ``parent`` dies (Linux ``PR_SET_PDEATHSIG``): a build that is
+    killed leaves no child working on, holding its output open. Elsewhere: nothing."""
+    prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before that took effect
+        os._exit(1)

@@ -27,13 +27,14 @@ import shutil
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from rdflib import URIRef
 from rdflib.namespace import RDF
 
 from kg import __version__
-from kg.bounded import Failed, map_bounded
+from kg.bounded import Failed, forked, map_bounded
 from kg.chunks import Chunks, keep_bytes
 from kg.config import Settings, build_cache
 from kg.corpus import Corpus
@@ -43,8 +44,8 @@ from kg.graph import Build, Triple
 from kg.lineage import DocumentRecord, Release
 from kg.manifest import Manifest
 from kg.parsecache import code_fingerprint
-from kg.pipeline import run_pipeline
-from kg.publication import describe, exclusive, render_files
+from kg.pipeline import run_pipeline, run_pipeline_with
+from kg.publication import corpus_files, describe, exclusive, render_files
 
 #: Seconds one release may take to build (the real content takes 2-3 s).
 RELEASE_SECONDS = 600.0
@@ -216,8 +217,14 @@ class _Worker:
             validate=self.settings.validate and job.full,
             cache=build_cache(replace(self.settings, use_cache=True)),
         )
-        # Older releases are published as graphs alone: no pages, no glossary marks.
-        outcome = run_pipeline(chosen, pages=job.full)
+        # Older releases are published as graphs alone: no pages, no glossary marks. The
+        # newest is built as ``kg build`` builds (its pages beside its triples, kg.pipeline),
+        # and its files rendered while its chunk is written (:meth:`_render`).
+        files: dict[str, bytes] = {}
+        if job.full:
+            outcome, files = run_pipeline_with(chosen, partial(self._render, job), corpus_files)
+        else:
+            outcome = run_pipeline(chosen, pages=False)
         corpus = replace(outcome.corpus, root=self.git_dir, commit=job.commit)
         triples = outcome.build.triples
         record = ReleaseBuild(
@@ -232,7 +239,6 @@ class _Worker:
             self.chunks.write(job.commit, job.graphs, triples)
         else:
             shacl = outcome.shacl
-            files = self._render(job, corpus, outcome.build)
             files.update(shacl.files() if shacl is not None else {})
             newest = Newest(
                 files,
@@ -245,22 +251,21 @@ class _Worker:
         _keep(self.store / f"{job.commit}.pickle", record)
         return record
 
-    def _render(self, job: _Job, corpus: Corpus, build: Build) -> dict[str, bytes]:
-        """The newest release's publication files, rendered in one child while its chunk is
-        written in another: side by side on two cores (its build is what a new commit waits
-        for)."""
+    def _render(
+        self, job: _Job, corpus: Corpus, build: Build, made: Mapping[str, bytes]
+    ) -> dict[str, bytes]:
+        """The newest release's publication files (``made``: those made from its corpus
+        alone), rendered here while its chunk is written in a child: side by side on two
+        cores (its build is what a new commit waits for)."""
 
-        def part(which: str) -> dict[str, bytes]:
-            if which == "chunk":
-                self.chunks.write(job.commit, job.graphs, build.triples)
-                return {}
-            return render_files(corpus, build)
+        def write_chunk() -> bool:
+            self.chunks.write(job.commit, job.graphs, build.triples)
+            return True
 
-        chunk, files = map_bounded(part, ("chunk", "files"), RELEASE_SECONDS, workers=2)
-        for result in (chunk, files):
-            if isinstance(result, Failed):
-                raise HistoryError(f"commit {job.commit[:12]}: {result.reason}")
-        assert isinstance(files, dict)
+        with forked(write_chunk) as writing:
+            files = render_files(corpus, build, made)
+            if writing.result() is None:  # the child failed: here, for the chunk or the error
+                write_chunk()
         return files
 
 

@@ -21,21 +21,16 @@ unchanged graph does not validate again.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
-import multiprocessing
-import os
-import pickle
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from functools import partial
 from importlib import metadata
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
+from kg.bounded import forked
 from kg.config import Settings
 from kg.corpus import Corpus, load_corpus
 from kg.decision_graph import tree_sources, tree_triples
@@ -56,7 +51,6 @@ R = TypeVar("R")
 Files = dict[str, bytes]
 #: Libraries whose behaviour decides a validation's result (besides this package's source).
 _VALIDATORS = ("pyshacl", "rdflib", "owlrl", "pyoxigraph")
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -111,16 +105,14 @@ def run_pipeline_with(
         return render_pages(corpus), early(corpus)
 
     with ExitStack() as children:
-        making_pages = children.enter_context(_forked(corpus_work))
+        making_pages = children.enter_context(forked(corpus_work))
         build, tree = _with_tree(build_graph(corpus, pages=False), corpus, settings)
         _ = build.dumps, build.sourcemap_json  # written here while the pages are made
         cache, key = _validation_cache(settings, build)
         kept = cast("ValidationResult | None", cache.get(key) if cache is not None else None)
         validating = None
         if settings.validate and kept is None:
-            validating = children.enter_context(
-                _forked(partial(_validated, build, settings.shapes))
-            )
+            validating = children.enter_context(forked(partial(_validated, build, settings.shapes)))
         pages, made = making_pages.result() or corpus_work()
         build = with_pages(build, pages)
         rendered = alongside(corpus, build, made)
@@ -137,62 +129,6 @@ def _validated(build: Build, shapes: Path | None) -> ValidationResult:
     from kg.validation import load_shapes, validate  # pySHACL: a third of a second to import
 
     return validate(build.graph, build.sourcemap, load_shapes(shapes))
-
-
-class _Forked(Generic[R]):
-    """``work()`` in a forked child (so nothing is pickled to it), its result pickled back."""
-
-    def __init__(self, work: Callable[[], R]) -> None:
-        self.receiver, sender = multiprocessing.Pipe(duplex=False)
-        self.child = multiprocessing.get_context("fork").Process(
-            target=_send, args=(work, sender, os.getpid()), daemon=True
-        )
-        self.child.start()
-        sender.close()
-        self.cancelled = False
-
-    def result(self) -> R | None:
-        """The child's result; None when it ended without one (it failed: the caller does
-        the work itself, for the same result or the error with its traceback)."""
-        if self.cancelled:
-            return None
-        try:
-            data = self.receiver.recv_bytes()
-        except (EOFError, OSError):
-            return None
-        finally:
-            self.cancel()
-        result: R = pickle.loads(data)  # from our own fork, through our own pipe
-        return result
-
-    def cancel(self) -> None:
-        """Stop the child (done, or no longer needed)."""
-        if not self.cancelled:
-            self.cancelled = True
-            self.receiver.close()
-            self.child.kill()
-            self.child.join()
-
-
-@contextmanager
-def _forked(work: Callable[[], R]) -> Iterator[_Forked[R]]:
-    forked = _Forked(work)
-    try:
-        yield forked
-    finally:
-        forked.cancel()
-
-
-def _send(work: Callable[[], object], sender: Connection, parent: int) -> None:
-    """In the forked child: the result of ``work``, pickled, to ``sender`` (nothing when it
-    fails: the parent does the work again, and reports what fails)."""
-    try:
-        _die_with(parent)
-        sender.send_bytes(pickle.dumps(work()))
-    except BaseException:  # the parent does the work again, and reports what fails
-        pass
-    finally:
-        sender.close()
 
 
 def _validation_cache(settings: Settings, build: Build) -> tuple[ParseCache | None, str]:
@@ -252,13 +188,3 @@ def _with_tree(build: Build, corpus: Corpus, settings: Settings) -> tuple[Build,
     located = tree_sources(loaded.tree, str(settings.beslishulp / TREE_FILE))
     sourcemap = SourceMap({**build.sourcemap.resources, **located}, build.sourcemap.facts)
     return replace(build, triples=triples, diagnostics=diagnostics, sourcemap=sourcemap), loaded
-
-
-def _die_with(parent: int) -> None:
-    """This child is killed when ``parent`` dies (Linux ``PR_SET_PDEATHSIG``): a build that is
-    killed leaves no child working on, holding its output open. Elsewhere: nothing."""
-    prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)
-    if prctl is not None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # it died before that took effect
-        os._exit(1)
