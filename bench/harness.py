@@ -318,6 +318,36 @@ def rss_mib(pid: int, children: bool = True) -> list[float]:
     return [_rss(p) for p in (pids or [pid])]
 
 
+def settle(pid: int, interval: float = 0.5, share: float = 0.05, limit: float = 60.0) -> float:
+    """Wait until ``pid`` and every process under it use less than ``share`` of a processor
+    over ``interval`` (a server still finishing the queries of the last measurement, which a
+    load generator stopped waiting for, would slow the next one); at most ``limit`` seconds.
+    The seconds waited."""
+    started = time.monotonic()
+    before = _tree_cpu(pid)
+    while time.monotonic() - started < limit:
+        time.sleep(interval)
+        now = _tree_cpu(pid)
+        if now - before < share * interval:
+            break
+        before = now
+    return time.monotonic() - started
+
+
+def _tree_cpu(pid: int) -> float:
+    """Processor seconds used so far by ``pid`` and its descendants (those alive)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        todo += _children(current)
+    return total
+
+
 def _children(pid: int) -> list[int]:
     try:
         text = Path(f"/proc/{pid}/task/{pid}/children").read_text()

@@ -7,6 +7,8 @@ project is measured a second time as ``kg serve --store`` on that same Virtuoso 
 and page through it: the web nodes of the Production setup), so the cost of our layer over
 the store shows per question. Printed as one table:
 
+* every measurement starts once the server (and every process under it) is idle again, so
+  queries a stopped load generator left running do not count against the next one;
 * the whole mix (the questions in turn, each request a distinct query string so no parse
   cache decides) at 1, 8 and 32 connections: requests per second, p50 and p99 latency;
 * each question alone at 8 connections;
@@ -43,6 +45,7 @@ from harness import (
     our_server,
     rdflib_endpoint,
     rss_mib,
+    settle,
     virtuoso,
     wrk,
 )
@@ -103,10 +106,12 @@ def run_target(
     sizes = {name: answer_size(target, query) for name, query in QUESTIONS.items()}
     paths = [target.query_path(query) for query in QUESTIONS.values()]
     for count in connections:
+        settle(target.pid)  # the last measurement's queries finished first, on every server
         load = wrk(target.base, paths, count, seconds, ACCEPT, distinct=True, threads=2)
         rows.append(_row(target.name, f"mix, {count} conn.", load))
     alone = {}
     for name, query in QUESTIONS.items():
+        settle(target.pid)
         load = wrk(target.base, [target.query_path(query)], 8, seconds, ACCEPT, distinct=True)
         rows.append(_row(target.name, f"{name}, 8 conn.", load))
         alone[name] = load
