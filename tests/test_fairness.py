@@ -135,18 +135,29 @@ class Loop(threading.Thread):
         return self.statuses
 
 
-def test_lookups_go_on_while_two_clients_loop_a_heavy_query(server: LiveServer) -> None:
-    heavy = [Loop(server, sparql(HEAVY), f"127.0.0.{n}") for n in (2, 3)]
-    lookups = Loop(server, sparql(LOOKUP), "127.0.0.4")
+def heavy_loops_and_lookups(
+    server: LiveServer, heavy_sources: tuple[str, str], lookup_source: str, seconds: float
+) -> tuple[Loop, list[int], list[int]]:
+    """Two clients loop a heavy query; once both run, a third loops a lookup for ``seconds``.
+    The lookups' loop, its statuses and the heavy queries'."""
+    heavy = [Loop(server, sparql(HEAVY), source) for source in heavy_sources]
+    lookups = Loop(server, sparql(LOOKUP), lookup_source)
     try:
         for loop in heavy:
             loop.start()
         time.sleep(1.5)  # both heavy queries are running
         lookups.start()
-        time.sleep(TIMEOUT)
+        time.sleep(seconds)
     finally:
         answered = lookups.stop() if lookups.is_alive() else []
         stopped = [status for loop in heavy for status in loop.stop()]
+    return lookups, answered, stopped
+
+
+def test_lookups_go_on_while_two_clients_loop_a_heavy_query(server: LiveServer) -> None:
+    lookups, answered, stopped = heavy_loops_and_lookups(
+        server, ("127.0.0.2", "127.0.0.3"), "127.0.0.4", TIMEOUT
+    )
     assert stopped and set(stopped) <= {503}  # each heavy query ran into the timeout
     assert set(answered) == {200}, lookups.error
     # hundreds on an idle machine; before, about one per heavy query (0.1/s)
@@ -202,17 +213,9 @@ def test_lookups_on_a_store_are_answered_while_two_clients_loop_a_heavy_query(
     store_server: LiveServer,
 ) -> None:
     # on the store, a lookup needs no slot: it is answered while every slot is held
-    heavy = [Loop(store_server, sparql(HEAVY), f"127.0.0.{n}") for n in (9, 10)]
-    lookups = Loop(store_server, sparql(LOOKUP), "127.0.0.11")
-    try:
-        for loop in heavy:
-            loop.start()
-        time.sleep(1.5)  # both heavy queries are running
-        lookups.start()
-        time.sleep(STORE_TIMEOUT)
-    finally:
-        answered = lookups.stop() if lookups.is_alive() else []
-        stopped = [status for loop in heavy for status in loop.stop()]
+    lookups, answered, stopped = heavy_loops_and_lookups(
+        store_server, ("127.0.0.9", "127.0.0.10"), "127.0.0.11", STORE_TIMEOUT
+    )
     assert stopped and set(stopped) <= {503}  # each ran into the timeout (Virtuoso's or ours)
     # A lookup is refused only when it was still unanswered after the grace: wall time is all
     # there is to go by, and on a loaded machine Virtuoso may take that long for one; the
