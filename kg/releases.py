@@ -35,7 +35,7 @@ from kg.lineage import Lineage, Release, Snapshot, lineage_triples, presence_tri
 from kg.manifest import RELEASES_NQ, RELEASES_TRIG
 from kg.namespace import AK, DCAT_IRI, LINEAGE_GRAPH, RELEASES_GRAPH
 from kg.publication import Publication, publish_files
-from kg.serialization import sorted_triples, to_oxigraph
+from kg.serialization import OxigraphTerms, sorted_triples
 
 Triple = tuple[Node, Node, Node]
 
@@ -190,14 +190,9 @@ def dataset_files(history: History, lineage: Lineage, extra: Sequence[Triple]) -
         return next((date for date in dates.get(path, []) if _instant(date) <= moment), None)
 
     presence = presence_triples(groups, [s.documents for s in found], modified)
-    cache: dict[Node, object] = {}
+    convert = OxigraphTerms()
     described = [
-        ox.Quad(
-            to_oxigraph(triple[0], cache),
-            to_oxigraph(triple[1], cache),
-            to_oxigraph(triple[2], cache),
-            ox.NamedNode(graph),
-        )
+        ox.Quad(convert(triple[0]), convert(triple[1]), convert(triple[2]), ox.NamedNode(graph))
         for graph, triples in (
             (RELEASES_GRAPH, sorted_triples(release_description(history))),
             (LINEAGE_GRAPH, sorted_triples({*lineage_triples(lineage), *presence, *extra})),

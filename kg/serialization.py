@@ -25,31 +25,10 @@ from kg.namespace import PREFIXES
 Triple = tuple[Node, Node, Node]
 
 
-def to_oxigraph(term: Node, cache: dict[Node, Any]) -> Any:
-    found = cache.get(term)
-    if found is not None:
-        return found
-    if isinstance(term, URIRef):
-        found = ox.NamedNode(str(term))
-    elif isinstance(term, BNode):
-        found = ox.BlankNode(str(term))
-    elif isinstance(term, Literal):
-        if term.language:
-            found = ox.Literal(str(term), language=term.language)
-        elif term.datatype:
-            found = ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-        else:
-            found = ox.Literal(str(term))
-    else:
-        raise TypeError(f"not an RDF term: {term!r}")
-    cache[term] = found
-    return found
-
-
-class _Converter:
-    """rdflib terms to Oxigraph terms, each distinct term made once: IRIs and blank nodes
-    looked up by their text, literals by text, language and datatype (plain strings, hashed
-    and compared in C)."""
+class OxigraphTerms:
+    """rdflib terms to Oxigraph terms (the one converter), each distinct term made once: IRIs
+    and blank nodes looked up by their text, literals by text, language and datatype (plain
+    strings, hashed and compared in C)."""
 
     def __init__(self) -> None:
         self.iris: dict[str, Any] = {}
@@ -90,7 +69,7 @@ def _ox_literal(text: str, language: str | None, datatype: str | None) -> Any:
 def in_line_order(triples: Iterable[Triple]) -> list[Any]:
     """``triples`` as Oxigraph triples sorted by their N-Triples lines: the order of every dump
     of a graph (a release's chunks too), so the same triples are always the same bytes."""
-    convert = _Converter()
+    convert = OxigraphTerms()
     ox_triples = [ox.Triple(convert(s), convert(p), convert(o)) for s, p, o in triples]
     ox_triples.sort(key=str)  # Oxigraph's text of a triple: its N-Triples line, without " ."
     return ox_triples
@@ -153,11 +132,8 @@ def sorted_triples(triples: Iterable[Triple]) -> list[Triple]:
 
 
 def oxigraph_triples(triples: Iterable[Triple]) -> list[Any]:
-    cache: dict[Node, Any] = {}
-    return [
-        ox.Triple(to_oxigraph(s, cache), to_oxigraph(p, cache), to_oxigraph(o, cache))
-        for s, p, o in triples
-    ]
+    convert = OxigraphTerms()
+    return [ox.Triple(convert(s), convert(p), convert(o)) for s, p, o in triples]
 
 
 def prefix_map() -> dict[str, str]:
