@@ -9,6 +9,7 @@ so the slightly loose HTML of real pages still gives the tree a browser would bu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -324,3 +325,33 @@ def start_virtuoso(
         credentials,
     )
     return store, process
+
+
+#: The environment variable holding the password ``kg push`` writes to a test Virtuoso with.
+STORE_PASSWORD_VARIABLE = "KG_TEST_STORE_PASSWORD"
+
+
+@contextmanager
+def pushed_store(kind: str, folder: Path, dist: Path) -> Iterator[Store]:
+    """A store of ``kind`` (``oxigraph``: :func:`start_oxigraph`; ``virtuoso``:
+    :func:`start_virtuoso`, written as ``dba``) on a fresh database in ``folder``, holding the
+    publication ``dist`` as ``kg push`` leaves it; stopped afterwards."""
+    import pytest
+
+    from kg.cli import main
+    from tests.conftest import free_port
+
+    with pytest.MonkeyPatch.context() as patch:
+        if kind == "virtuoso":
+            patch.setenv(STORE_PASSWORD_VARIABLE, "dba")
+            store, process = start_virtuoso(
+                folder, free_port(), free_port(), STORE_PASSWORD_VARIABLE
+            )
+        else:
+            store, process = start_oxigraph(folder, free_port())
+        try:
+            push = ["push", "--endpoint", store.gsp, "--dist", str(dist), *store.credentials]
+            assert main(push) == 0
+            yield store
+        finally:
+            stop(process)

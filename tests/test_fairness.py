@@ -21,10 +21,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from kg.cli import main
 from server.services.store_connection import GRACE_SECONDS
-from tests.conftest import LiveServer, free_port
-from tests.helpers import start_virtuoso, stop
+from tests.conftest import LiveServer
+from tests.helpers import pushed_store
 
 LOOKUP = "SELECT ?p ?o WHERE { <urn:nl:ak:mtr:org-02> ?p ?o }"
 #: Four copies of every triple joined: runs until the timeout.
@@ -70,21 +69,12 @@ def store_server(
 ) -> Iterator[LiveServer]:
     """``kg serve --store`` on Virtuoso holding the sample publication, with the limits of
     :func:`server`."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("KG_TEST_FAIRNESS_PASSWORD", "dba")
-        folder = tmp_path_factory.mktemp("fairness-virtuoso")
-        store, process = start_virtuoso(
-            folder, free_port(), free_port(), "KG_TEST_FAIRNESS_PASSWORD"
-        )
-        try:
-            push = ["push", "--endpoint", store.gsp, "--dist", str(sample_dist)]
-            assert main([*push, *store.credentials]) == 0
-            limits = (*LIMITS, "--query-timeout", str(STORE_TIMEOUT))
-            live = LiveServer(sample_dist, "--store", store.query, *limits)
-            yield live
-            live.stop()
-        finally:
-            stop(process)
+    folder = tmp_path_factory.mktemp("fairness-virtuoso")
+    with pushed_store("virtuoso", folder, sample_dist) as store:
+        limits = (*LIMITS, "--query-timeout", str(STORE_TIMEOUT))
+        live = LiveServer(sample_dist, "--store", store.query, *limits)
+        yield live
+        live.stop()
 
 
 def get(

@@ -39,14 +39,13 @@ from server.services.remote_store import RemoteStore, StoreGraphs, StoreUnavaila
 from server.services.sparql_text import with_prefixes
 from server.services.store_answers import as_the_engine_writes, passed_through
 from server.services.store_connection import Reply
-from tests.conftest import REPO, LiveServer, free_port
-from tests.helpers import Store, parse_html, start_oxigraph, start_virtuoso, stop
+from tests.conftest import REPO, LiveServer
+from tests.helpers import Store, parse_html, pushed_store
 
 pytestmark = pytest.mark.corpus
 
 DATA = "urn:nl:ak:graph:data"
 XSD = "http://www.w3.org/2001/XMLSchema#"
-PASSWORD_VARIABLE = "KG_TEST_STORE_PASSWORD"
 EXAMPLES = sorted((REPO / "queries").glob("*.rq"))
 #: The separator of the example library's GROUP_CONCATs (their order is not defined).
 SEPARATOR = " · "
@@ -69,12 +68,8 @@ MIX = _mix()
 @pytest.fixture(scope="module")
 def pushed(tmp_path_factory: pytest.TempPathFactory, real_dist: Path) -> Iterator[Store]:
     """Oxigraph server holding the publication, as ``kg push`` leaves it."""
-    store, process = start_oxigraph(tmp_path_factory.mktemp("serve-store"), free_port())
-    try:
-        assert main(["push", "--endpoint", store.gsp, "--dist", str(real_dist)]) == 0
+    with pushed_store("oxigraph", tmp_path_factory.mktemp("serve-store"), real_dist) as store:
         yield store
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -87,16 +82,8 @@ def remote(pushed: Store, real_dist: Path) -> Iterator[LiveServer]:
 @pytest.fixture(scope="module")
 def virtuoso_store(tmp_path_factory: pytest.TempPathFactory, real_dist: Path) -> Iterator[Store]:
     """Virtuoso (Debian's) holding the publication, loaded by ``kg push`` as ``dba``."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(PASSWORD_VARIABLE, "dba")
-        folder = tmp_path_factory.mktemp("serve-virtuoso")
-        store, process = start_virtuoso(folder, free_port(), free_port(), PASSWORD_VARIABLE)
-        try:
-            push = ["push", "--endpoint", store.gsp, "--dist", str(real_dist), *store.credentials]
-            assert main(push) == 0
-            yield store
-        finally:
-            stop(process)
+    with pushed_store("virtuoso", tmp_path_factory.mktemp("serve-virtuoso"), real_dist) as store:
+        yield store
 
 
 @pytest.fixture(scope="module")
@@ -315,12 +302,8 @@ def test_a_store_that_is_down_gives_503(
 ) -> None:
     """The store stops after the server started: ``/sparql`` and a page answer ``503`` with
     a plain message (no traceback); the files of the publication are still served."""
-    store, process = start_oxigraph(tmp_path_factory.mktemp("store-down"), free_port())
-    try:
-        assert main(["push", "--endpoint", store.gsp, "--dist", str(real_dist)]) == 0
+    with pushed_store("oxigraph", tmp_path_factory.mktemp("store-down"), real_dist) as store:
         live = LiveServer(real_dist, "--store", store.query)
-    finally:
-        stop(process)
     try:
         query = urllib.parse.urlencode({"query": "ASK { ?s ?p ?o }"}).encode()
         status, body = fetch(f"{live.url}/sparql", "application/sparql-results+json", query)
