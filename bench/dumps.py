@@ -4,8 +4,10 @@ Starts ``kg serve --dist`` and Debian's nginx configured from deploy/nginx.conf.
 on loopback, free ports), then loads each with the same requests: ``/dump.ttl`` (1.6 MB on the
 real corpus) and the same with ``Accept-Encoding: gzip`` (the prebuilt ``graph.ttl.gz``,
 shown as ``/dump.ttl.gz``). Load by wrk (Debian's) when installed, else by a Python threaded
-generator (keep-alive connections, one thread each). Prints one table: req/s of each, and
-the application's share of nginx's.
+generator (keep-alive connections, one thread each). Prints one table: req/s of each, the
+application's share of nginx's, and the processor time each server used per request (user +
+system, all its processes; on a machine shared with other work the rates move with the load,
+the processor time per request much less).
 
 Usage: python bench/dumps.py [--dist DIR | --content DIR] [--connections N] [--seconds S]
 """
@@ -21,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,7 +32,7 @@ DEFAULT_CONTENT = REPO.parent / "shared" / "corpus" / "algoritmekader"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from harness import free_port, popen, stop, wait_for  # noqa: E402
+from harness import _tree_cpu, free_port, popen, stop, wait_for  # noqa: E402
 
 from deploy.render_nginx import render  # noqa: E402
 
@@ -38,11 +40,12 @@ CASES = (("/dump.ttl", "identity"), ("/dump.ttl.gz", "gzip"))
 
 
 @contextmanager
-def running(command: list[str], health: str, log: Path) -> Iterator[None]:
+def running(command: list[str], health: str, log: Path) -> Iterator[int]:
+    """The server started and answering; yields its process id."""
     process = popen(command, log, cwd=REPO)
     try:
         wait_for(health, process)
-        yield
+        yield process.pid
     finally:
         stop(process)
 
@@ -60,7 +63,8 @@ def publication(args: argparse.Namespace, scratch: Path) -> Path:
     return out
 
 
-def with_wrk(url: str, encoding: str, connections: int, seconds: float) -> float:
+def with_wrk(url: str, encoding: str, connections: int, seconds: float) -> tuple[float, int]:
+    """Requests per second and requests made."""
     command = [
         "wrk",
         f"-t{min(2, connections)}",
@@ -71,13 +75,15 @@ def with_wrk(url: str, encoding: str, connections: int, seconds: float) -> float
         url,
     ]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    for line in output.splitlines():
-        if line.startswith("Requests/sec:"):
-            return float(line.split(":", 1)[1])
-    raise SystemExit(f"wrk printed no Requests/sec:\n{output}")
+    lines = output.splitlines()
+    rates = [float(line.split(":", 1)[1]) for line in lines if line.startswith("Requests/sec:")]
+    made = [int(line.split()[0]) for line in lines if " requests in " in line]
+    if not rates or not made:
+        raise SystemExit(f"wrk printed no Requests/sec:\n{output}")
+    return rates[0], made[0]
 
 
-def with_threads(url: str, encoding: str, connections: int, seconds: float) -> float:
+def with_threads(url: str, encoding: str, connections: int, seconds: float) -> tuple[float, int]:
     """Requests per second of ``connections`` threads, each on its own keep-alive connection
     (a new one when the server closes it), for ``seconds``."""
     host, _, rest = url.removeprefix("http://").partition("/")
@@ -105,7 +111,20 @@ def with_threads(url: str, encoding: str, connections: int, seconds: float) -> f
         thread.start()
     for thread in threads:
         thread.join()
-    return sum(counts) / (time.monotonic() - started)
+    return sum(counts) / (time.monotonic() - started), sum(counts)
+
+
+def measured(
+    measure: Callable[[str, str, int, float], tuple[float, int]],
+    pid: int,
+    url: str,
+    encoding: str,
+    args: argparse.Namespace,
+) -> tuple[float, float]:
+    """Requests per second, and processor microseconds per request of ``pid``'s processes."""
+    before = _tree_cpu(pid)
+    rate, made = measure(url, encoding, args.connections, args.seconds)
+    return rate, (_tree_cpu(pid) - before) / max(made, 1) * 1e6
 
 
 def main() -> int:
@@ -137,24 +156,30 @@ def main() -> int:
             str(app_port),
         ]
         with (
-            running(serve, f"{app}/health", scratch / "app.log"),
+            running(serve, f"{app}/health", scratch / "app.log") as app_pid,
             running(
                 [nginx, "-c", str(config), "-p", str(scratch), "-g", "daemon off;"],
                 f"{front}/health",
                 scratch / "nginx.console.log",
-            ),
+            ) as nginx_pid,
         ):
             rows = []
             for path, encoding in CASES:
                 served = "/dump.ttl"
-                ours = measure(f"{app}{served}", encoding, args.connections, args.seconds)
-                theirs = measure(f"{front}{served}", encoding, args.connections, args.seconds)
+                ours = measured(measure, app_pid, f"{app}{served}", encoding, args)
+                theirs = measured(measure, nginx_pid, f"{front}{served}", encoding, args)
                 rows.append((path, ours, theirs))
     tool = "wrk" if measure is with_wrk else "Python threads"
     print(f"dump throughput, {args.connections} connections, {args.seconds:g} s each ({tool})")
-    print(f"{'file':<14} {'app req/s':>10} {'nginx req/s':>12} {'app / nginx':>12}")
-    for path, ours, theirs in rows:
-        print(f"{path:<14} {ours:>10.0f} {theirs:>12.0f} {ours / theirs:>12.2f}")
+    print(
+        f"{'file':<14} {'app req/s':>10} {'nginx req/s':>12} {'app / nginx':>12}"
+        f" {'app CPU us/req':>15} {'nginx CPU us/req':>17}"
+    )
+    for path, (app_rate, app_cpu), (nginx_rate, nginx_cpu) in rows:
+        print(
+            f"{path:<14} {app_rate:>10.0f} {nginx_rate:>12.0f} {app_rate / nginx_rate:>12.2f}"
+            f" {app_cpu:>15.0f} {nginx_cpu:>17.0f}"
+        )
     return 0
 
 

@@ -14,7 +14,9 @@ Builds the latest real corpus with the AI-Act decision aid (``kg build --beslish
    cache fills as it goes), ``/id/urn:nl:ak:mtr:org-02`` as HTML and as Turtle, and every
    resource page again; page cache off, on, and on with warming (``KG_PAGE_CACHE_WARM=
    html,turtle``: each worker renders every page ahead in a background thread when it takes
-   the snapshot up): req/s, p50 and p99.
+   the snapshot up): req/s, p50, p99 and the server's processor time per request (user +
+   system of all its processes: on a machine shared with other work, req/s moves with the
+   load, processor time per request much less; warming's own work counts against it).
 
 Usage: python bench/pages.py [--repeat N] [--seconds S] [--connections N] [--skip-http]
 """
@@ -41,6 +43,7 @@ from harness import (
     REPO,
     SHARED,
     Load,
+    _tree_cpu,
     free_port,
     popen,
     rss_mib,
@@ -160,20 +163,23 @@ def over_http(dist: Path, seconds: float, connections: int, cache_bytes: int) ->
         ("org-02 Turtle", [RESOURCE], "text/turtle"),
         (f"all {len(every)} resources HTML, again", every, "text/html"),
     )
-    rows: list[tuple[str, str, Load]] = []
+    rows: list[tuple[str, str, Load, float]] = []
     memory: list[tuple[str, list[float]]] = []
     settings = (("off", 0, ""), ("on", cache_bytes, ""), ("warm", cache_bytes, "html,turtle"))
     for setting, bound, warm in settings:
         with serving(dist, bound, warm) as (base, pid):
             for label, paths, accept in cases:
                 wrk(base, paths[:1], 1, 1, accept)  # warm-up (and the first render)
-                rows.append((label, setting, wrk(base, paths, connections, seconds, accept)))
+                before = _tree_cpu(pid)
+                load = wrk(base, paths, connections, seconds, accept)
+                cpu_us = (_tree_cpu(pid) - before) / max(load.requests, 1) * 1e6
+                rows.append((label, setting, load, cpu_us))
             memory.append((setting, rss_mib(pid)))
     print()
     print(f"over HTTP (kg serve, 2 workers), wrk, {connections} connections, {seconds:g} s each")
-    print(f"{'page':<36} {'cache':>5} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9}")
-    for label, setting, load in rows:
-        print(f"{label:<36} {setting:>5} {load.row()}")
+    print(f"{'page':<36} {'cache':>5} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'CPU us/req':>11}")
+    for label, setting, load, cpu_us in rows:
+        print(f"{label:<36} {setting:>5} {load.row()} {cpu_us:11.0f}")
     for setting, sizes in memory:
         listed = ", ".join(f"{mib:.0f}" for mib in sizes)
         print(f"RSS per worker afterwards, cache {setting}: {listed} MiB")

@@ -37,7 +37,7 @@ def create_app(settings: Settings) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.config["KG_SETTINGS"] = settings
-    install_snapshots(app, settings.out)
+    snapshots = install_snapshots(app, settings.out)
     install_lane(app, settings)
     install_page_cache(app, settings)
     install_http_policy(app, settings)
@@ -56,4 +56,5 @@ def create_app(settings: Settings) -> Flask:
         releases,
     ):
         app.register_blueprint(module.blueprint)
+    dumps.install_fast_path(app, snapshots)  # published files without Flask's dispatch
     return app

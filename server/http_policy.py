@@ -24,6 +24,13 @@
   answered by one handler: plain text for programs, a page of the site for browsers
   (:func:`server.services.responses.error_page`). Routes answer their own ``404`` for an
   unknown URN (with close matches) and ``406`` (with the formats), from the same module.
+
+A plain request for a published file (``/dump.ttl``, …) is answered, after the first of its
+kind, with the status and headers the application gave that first one, without running these
+hooks again (:mod:`server.services.kept_files`; :func:`readable_host` decides which ``Host``
+may take that way). So what a hook adds must depend on nothing but the request's method, path,
+``Accept-Encoding`` and ``If-None-Match``: a hook that reads more of a request must add it to
+the key of :class:`server.services.kept_files.KeptFiles` (or to its ``ASIDE`` headers).
 """
 
 from __future__ import annotations
@@ -95,9 +102,17 @@ def _check_host(host: str | None, protocol: str | None) -> None:
         if protocol == "HTTP/1.1":
             raise BadRequest("an HTTP/1.1 request must have a Host header")
         return
-    match = _HOST.fullmatch(host)
-    if match is None or int(match.group("port") or 0) > 65535:
+    if not readable_host(host, protocol):
         raise BadRequest("the Host header is not a host name or address (with a port)")
+
+
+def readable_host(host: str | None, protocol: str | None) -> bool:
+    """Whether :func:`check_request` accepts this ``Host`` (None: none sent) for ``protocol``
+    (the request line's ``HTTP/1.x``)."""
+    if host is None:
+        return protocol != "HTTP/1.1"
+    match = _HOST.fullmatch(host)
+    return match is not None and int(match.group("port") or 0) <= 65535
 
 
 def _check_path(path_info: str) -> None:

@@ -42,6 +42,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 from kg.config import Settings
 from kg.manifest import MANIFEST
 from server import create_app
+from server.access_log import AccessLogger
 from server.services.dataset import current_dataset
 from server.services.pool import prestart_lane
 from server.services.query import MEMORY_HEADROOM
@@ -195,6 +196,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         # A worker is killed if a request hangs well past the query timeout.
         self.cfg.set("timeout", int(self.settings.query_timeout) + 20)
         self.cfg.set("accesslog", "-")
+        self.cfg.set("logger_class", AccessLogger)  # the same lines, cheaper (server.access_log)
         # GET /sparql?query=… up to gunicorn's largest request line; longer queries are POSTed.
         # A longer request line gets gunicorn's own 414; a header field over 8190 bytes, or more
         # than 100 of them, its 431 (server.http_policy refuses the rest of what is odd).
