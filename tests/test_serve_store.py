@@ -15,6 +15,8 @@ import email.message
 import http.server
 import importlib.util
 import json
+import socket
+import socketserver
 import threading
 import time
 import urllib.error
@@ -30,6 +32,8 @@ import pytest
 import rdflib
 from flask import Flask
 from rdflib.compare import isomorphic
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 from kg.cli import main
 from kg.config import SettingsError, load_settings
@@ -492,6 +496,134 @@ def test_a_json_answer_passed_through_is_what_pyoxigraph_writes() -> None:
     assert json.loads(passed[2])["results"]["bindings"][0]["b"]["value"] == "true"
     # more rows than the cap: left to the path that counts and marks them
     assert passed_through(reply, {**job, "max_rows": 1}) is None
+
+
+class _KeptAlive(socketserver.BaseRequestHandler):
+    """A store speaking HTTP/1.1 over kept-alive connections: each connection's requests are
+    answered in turn, as its path says (``/plain``: with a length; ``/chunked``: in chunks;
+    ``/close``: with ``Connection: close``; ``/drop``: the connection dropped after each
+    answer, unannounced, as a store's idle timeout does). Every connection and every form
+    that arrives is recorded."""
+
+    def handle(self) -> None:
+        server = cast(_KeptAliveServer, self.server)
+        server.connections.append(self.client_address)
+        sock: socket.socket = self.request
+        sock.settimeout(10)
+        pending = b""
+        while True:
+            head, _, rest = pending.partition(b"\r\n\r\n")
+            if not _:
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    return
+                pending += chunk
+                continue
+            parsed = email.message_from_bytes(head.split(b"\r\n", 1)[1])
+            length = int(parsed["Content-Length"])
+            while len(rest) < length:
+                rest += sock.recv(1 << 16)
+            body, pending = rest[:length], rest[length:]
+            server.forms.append(urllib.parse.parse_qs(body.decode()))
+            path = head.split(b" ")[1].decode()
+            sock.sendall(_kept_alive_answer(path))
+            if path in ("/close", "/drop"):
+                return
+
+
+def _kept_alive_answer(path: str) -> bytes:
+    if path == "/graph":  # three triples, one of them twice
+        lines = [f"<urn:x:{n}> <urn:x:p> <urn:x:o> .\n" for n in (0, 1, 1, 2)]
+        triples = "".join(lines).encode()
+        return (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/n-triples\r\n"
+            f"Content-Length: {len(triples)}\r\n\r\n"
+        ).encode() + triples
+    rows = [{"s": {"type": "uri", "value": f"urn:x:{n}"}} for n in range(3)]
+    body = json.dumps({"head": {"vars": ["s"]}, "results": {"bindings": rows}}).encode()
+    head = "HTTP/1.1 200 OK\r\nContent-Type: application/sparql-results+json\r\n"
+    if path == "/chunked":
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:]))
+        return (head + "Transfer-Encoding: chunked\r\n\r\n").encode() + chunks + b"0\r\n\r\n"
+    if path == "/close":
+        head += "Connection: close\r\n"
+    return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+class _KeptAliveServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _KeptAlive)
+        self.connections: list[tuple[str, int]] = []
+        self.forms: list[dict[str, list[str]]] = []
+
+
+@pytest.fixture
+def kept_alive() -> Iterator[_KeptAliveServer]:
+    server = _KeptAliveServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("path", "connections"),
+    [("/plain", 1), ("/chunked", 1), ("/close", 3), ("/drop", 3)],
+)
+def test_queries_share_a_kept_connection_while_the_store_keeps_it(
+    kept_alive: _KeptAliveServer, path: str, connections: int
+) -> None:
+    """Three queries in turn travel on one connection while the store keeps it (an answer
+    with a length or in chunks, read whole); after ``Connection: close``, or a connection the
+    store dropped unannounced (the query is then sent again on a new one), each has its own.
+    Each request names the pushed graphs and the time the store has."""
+    endpoint = f"http://127.0.0.1:{kept_alive.server_address[1]}{path}"
+    graphs = StoreGraphs((DATA, "urn:nl:ak:graph:ontology"), (DATA,))
+    store = RemoteStore(endpoint, graphs, 5.0, max_bytes=1 << 20)
+    request = QueryRequest("SELECT ?s WHERE { ?s ?p ?o }", accept=None)
+    for _ in range(3):
+        outcome = store.answer(job_for(request, store.max_answer_bytes), 5.0)
+        assert outcome[0] == "answer"
+        assert len(json.loads(outcome[2])["results"]["bindings"]) == 3
+    assert len(kept_alive.connections) == connections
+    assert len(kept_alive.forms) == 3  # a dropped connection: nothing of the query was lost
+    for form in kept_alive.forms:
+        assert form["query"] == [request.text]
+        assert form["default-graph-uri"] == [DATA, "urn:nl:ak:graph:ontology"]
+        assert form["named-graph-uri"] == [DATA]
+        assert 0 < int(form["timeout"][0]) <= 5000
+
+
+@pytest.mark.parametrize(("max_rows", "truncated"), [(2, True), (3, False)])
+def test_a_graph_answer_is_written_from_the_stores_triples(
+    kept_alive: _KeptAliveServer, max_rows: int, truncated: bool
+) -> None:
+    """A DESCRIBE (or CONSTRUCT) answer is the store's triples, each once, in the client's
+    format, cut at the row cap and said to be (as the lane writes one)."""
+    endpoint = f"http://127.0.0.1:{kept_alive.server_address[1]}/graph"
+    store = RemoteStore(endpoint, StoreGraphs((DATA,), (DATA,)), 5.0, max_bytes=1 << 20)
+    accept = parse_accept_header("application/n-triples", MIMEAccept)
+    request = QueryRequest("DESCRIBE <urn:x:1>", accept=accept, max_rows=max_rows)
+    kind, key, body, cut = store.answer(job_for(request, store.max_answer_bytes), 5.0)
+    assert (kind, key, cut) == ("answer", "ntriples", truncated)
+    triples = set(ox.parse(body, ox.RdfFormat.N_TRIPLES))
+    whole = {
+        ox.Quad(ox.NamedNode(f"urn:x:{n}"), ox.NamedNode("urn:x:p"), ox.NamedNode("urn:x:o"))
+        for n in range(3)
+    }
+    assert len(triples) == max_rows and triples <= whole
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:7878/a b", "http://127.0.0.1:7878/\r\nX: 1"])
+def test_a_store_url_that_cannot_be_sent_is_refused(url: str) -> None:
+    """A space or control character in the store's URL would break the request line: the
+    server does not start with it."""
+    with pytest.raises(ValueError, match="character in the URL"):
+        RemoteStore(url, StoreGraphs((DATA,), (DATA,)), 1.0, 1)
 
 
 def test_pages_get_503_from_a_failing_store(misbehaving: http.server.ThreadingHTTPServer) -> None:

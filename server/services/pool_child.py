@@ -32,7 +32,7 @@ import resource
 import struct
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 
@@ -99,14 +99,7 @@ def evaluate_job(store: ox.Store, job: dict[str, Any]) -> Outcome:
 def _answer(store: ox.Store, job: dict[str, Any]) -> Outcome:
     result = store.query(job["text"], base_iri=job["base_iri"], **_dataset(job["dataset"]))
     if isinstance(result, ox.QueryTriples):
-        if job["graph"] is None:
-            return ("not-acceptable", "graph")
-        triples, truncated = _take(result, job["max_rows"])
-        body = ox.serialize(triples, format=_GRAPHS[job["graph"]], prefixes=job["prefixes"])
-        assert body is not None
-        if len(body) > job["max_bytes"]:
-            raise AnswerTooLarge(f"the answer has more than {job['max_bytes']} bytes")
-        return ("answer", job["graph"], body, truncated)
+        return write_graph(result, job)
     key = job["results"]
     if key is None:
         return ("not-acceptable", "results")
@@ -119,6 +112,20 @@ def _answer(store: ox.Store, job: dict[str, Any]) -> Outcome:
     out = Budget(job["max_bytes"])
     write_solutions(key, variables, rows, out)
     return ("answer", key, out.value(), rows.truncated)
+
+
+def write_graph(triples: Iterable[ox.Triple], job: dict[str, Any]) -> Outcome:
+    """A CONSTRUCT or DESCRIBE answer in the job's graph format, within its row cap (the
+    first triples) and byte cap (:class:`AnswerTooLarge`); also ``kg serve --store``'s, from
+    the store's triples (:mod:`server.services.remote_store`)."""
+    if job["graph"] is None:
+        return ("not-acceptable", "graph")
+    taken, truncated = _take(iter(triples), job["max_rows"])
+    body = ox.serialize(taken, format=_GRAPHS[job["graph"]], prefixes=job["prefixes"])
+    assert body is not None
+    if len(body) > job["max_bytes"]:
+        raise AnswerTooLarge(f"the answer has more than {job['max_bytes']} bytes")
+    return ("answer", job["graph"], body, truncated)
 
 
 def _dataset(dataset: Any) -> dict[str, Any]:
