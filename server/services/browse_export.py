@@ -10,7 +10,9 @@ page shows, in the same order, as a download with a ``Content-Disposition`` file
   injection; the content is read as hostile input). Upstream's codes, titles and values never
   start so, so on real content the cells are the values themselves.
 * XLSX is written by openpyxl with every cell typed as text, so nothing in it is ever a formula;
-  characters XML cannot hold (control characters) are left out.
+  characters XML cannot hold (control characters) are left out. openpyxl is imported at the
+  first export, not with the server: it is some 4 MiB of every web worker's memory, for a
+  download few ask for.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from typing import TYPE_CHECKING
 
 from server.services.formats import HTML, Format
+
+if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 JSON = Format("json", "application/json", "JSON")
 CSV = Format("csv", "text/csv", "CSV")
@@ -63,6 +65,8 @@ def to_csv(sheet: Sheet) -> bytes:
 
 
 def to_xlsx(sheet: Sheet) -> bytes:
+    from openpyxl import Workbook  # here: see the module's docstring
+
     workbook = Workbook(write_only=True)
     worksheet = workbook.create_sheet(sheet.name[:31])
     worksheet.append([_text_cell(worksheet, column) for column in sheet.columns])
@@ -74,6 +78,9 @@ def to_xlsx(sheet: Sheet) -> bytes:
 
 
 def _text_cell(worksheet: WriteOnlyWorksheet, text: str) -> Cell:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     cell = WriteOnlyCell(worksheet, value=ILLEGAL_CHARACTERS_RE.sub("", text))
     cell.data_type = "s"  # text, never a formula, whatever it starts with
     return cell

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -32,7 +33,7 @@ _EXTENSION_KEY = "kg_index"
 _LOCAL_NAME = re.compile(r"[^#/:]+$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Label:
     nl: str | None = None
     en: str | None = None
@@ -110,9 +111,13 @@ def local_name(iri: str) -> str:
     return match.group(0) if match else iri
 
 
+_TEXT_PROPERTIES = frozenset((*LABEL_PROPERTIES, AK_MEERVOUD))
+
+
 @dataclass
 class _Scan:
-    """What one pass over the store collects (mutable while the pass runs)."""
+    """What the pass over the store collects (mutable while the pass runs). IRIs are interned,
+    so that each is one string however many tables hold it."""
 
     #: iri -> language -> property -> text
     texts: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
@@ -120,42 +125,51 @@ class _Scan:
     types: dict[str, set[str]] = field(default_factory=dict)
     resources: set[str] = field(default_factory=set)
 
-    def add(self, subject: str, predicate: str, obj: object) -> None:
-        if subject.startswith(URN_PREFIX):
-            self.resources.add(subject.split("#", 1)[0])
-        if isinstance(obj, ox.NamedNode):
-            self._add_link(subject, predicate, obj.value)
-        elif isinstance(obj, ox.Literal):
-            self._add_text(subject, predicate, obj)
-
-    def _add_link(self, subject: str, predicate: str, target: str) -> None:
-        if target.startswith(URN_PREFIX):
-            self.resources.add(target.split("#", 1)[0])
-        if predicate == RDF_TYPE:
-            self.types.setdefault(subject, set()).add(target)
-
-    def _add_text(self, subject: str, predicate: str, literal: ox.Literal) -> None:
+    def add_text(self, subject: str, predicate: str, literal: ox.Literal) -> None:
         language = literal.language or ""
-        if predicate in LABEL_PROPERTIES:
-            by_property = self.texts.setdefault(subject, {}).setdefault(language, {})
-            by_property.setdefault(predicate, literal.value)
-        elif predicate == AK_MEERVOUD:
+        if predicate == AK_MEERVOUD:
             self.plurals.setdefault(subject, {}).setdefault(language, literal.value)
+        else:
+            by_property = self.texts.setdefault(sys.intern(subject), {}).setdefault(language, {})
+            by_property.setdefault(predicate, literal.value)
+
+    def add_type(self, subject: str, cls: str) -> None:
+        self.types.setdefault(sys.intern(subject), set()).add(sys.intern(cls))
+
+
+def _scan(store: ox.Store) -> _Scan:
+    """One pass over every quad (``kg serve --store``: the store's one bulk read)."""
+    scan = _Scan()
+    for quad in store.quads_for_pattern(None, None, None, None):
+        subject, predicate, obj = quad.subject, quad.predicate.value, quad.object
+        if not isinstance(subject, ox.NamedNode):
+            continue
+        if subject.value.startswith(URN_PREFIX):
+            scan.resources.add(sys.intern(subject.value.split("#", 1)[0]))
+        if isinstance(obj, ox.Literal) and predicate in _TEXT_PROPERTIES:
+            scan.add_text(subject.value, predicate, obj)
+        elif isinstance(obj, ox.NamedNode):
+            if obj.value.startswith(URN_PREFIX):
+                scan.resources.add(sys.intern(obj.value.split("#", 1)[0]))
+            if predicate == RDF_TYPE:
+                scan.add_type(subject.value, obj.value)
+    return scan
 
 
 def build_index(store: ox.Store) -> SiteIndex:
-    scan = _Scan()
-    for quad in store.quads_for_pattern(None, None, None, None):
-        if isinstance(quad.subject, ox.NamedNode):
-            scan.add(quad.subject.value, quad.predicate.value, quad.object)
+    scan = _scan(store)
     labels = {iri: _pick_label(by_language) for iri, by_language in scan.texts.items()}
     by_lower: dict[str, str] = {}
     for urn in sorted(scan.resources):
         by_lower.setdefault(urn.lower(), urn)
+    kinds: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per distinct set of classes
+    types = {
+        iri: kinds.setdefault(tuple(sorted(t)), tuple(sorted(t))) for iri, t in scan.types.items()
+    }
     index = SiteIndex(
         labels=MappingProxyType(labels),
         plurals=MappingProxyType(_pick_plurals(scan.plurals)),
-        types=MappingProxyType({iri: tuple(sorted(t)) for iri, t in scan.types.items()}),
+        types=MappingProxyType(types),
         resources=frozenset(scan.resources),
         by_lower=MappingProxyType(by_lower),
         by_class=MappingProxyType({}),
