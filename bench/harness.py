@@ -318,6 +318,21 @@ def rss_mib(pid: int, children: bool = True) -> list[float]:
     return [_rss(p) for p in (pids or [pid])]
 
 
+def own_mib(pid: int, children: bool = True) -> list[float]:
+    """Memory (MiB) that only each of ``pid``'s children (or ``pid``) holds: private pages, not
+    the ones shared with the master that loaded the snapshot before forking, nor with the other
+    workers; what one more worker costs."""
+    pids = _children(pid) if children else []
+    return [_private(p) for p in (pids or [pid])]
+
+
+def _private(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    private = ("Private_Clean:", "Private_Dirty:")
+    kib = [int(line.split()[1]) for line in fields if line.startswith(private)]
+    return sum(kib) / 1024
+
+
 def settle(pid: int, interval: float = 0.5, share: float = 0.05, limit: float = 60.0) -> float:
     """Wait until ``pid`` and every process under it use less than ``share`` of a processor
     over ``interval`` (a server still finishing the queries of the last measurement, which a

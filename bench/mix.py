@@ -11,7 +11,8 @@ the store shows per question. Printed as one table:
   queries a stopped load generator left running do not count against the next one;
 * the whole mix (the questions in turn, each request a distinct query string so no parse
   cache decides) at 1, 8 and 32 connections: requests per second, p50 and p99 latency;
-* each question alone at 8 connections;
+* each question alone at 8 connections, with the processor time per request of the server's
+  processes (for ``kg serve --store``: of ours, not the store's);
 * at every scale, the answers compared first: each question must return the same number of
   rows from every server (a server that disagrees is named, and its figures are not compared);
 * the resident memory of each server afterwards (per gunicorn worker for this project);
@@ -41,8 +42,10 @@ from harness import (
     VIRTUOSO_GRAPH,
     Load,
     Target,
+    _tree_cpu,
     build_real,
     our_server,
+    own_mib,
     rdflib_endpoint,
     rss_mib,
     settle,
@@ -112,11 +115,20 @@ def run_target(
     alone = {}
     for name, query in QUESTIONS.items():
         settle(target.pid)
+        before = _tree_cpu(target.pid)
         load = wrk(target.base, [target.query_path(query)], 8, seconds, ACCEPT, distinct=True)
-        rows.append(_row(target.name, f"{name}, 8 conn.", load))
+        # processor time per request of the server's processes (ours: without the store's):
+        # on a shared machine steadier than latency
+        cpu_ms = (_tree_cpu(target.pid) - before) / max(load.requests, 1) * 1e3
+        cpu = f"{cpu_ms:9.2f}" if load.requests else f"{'n/a':>9s}"
+        rows.append(_row(target.name, f"{name}, 8 conn.", load) + f" {cpu}")
         alone[name] = load
-    memory = rss_mib(target.pid, children=target.name in (OURS, OURS_ON_STORE))
-    rows.append(f"  {target.name:16s} RSS: " + ", ".join(f"{m:.0f} MiB" for m in memory))
+    workers = target.name in (OURS, OURS_ON_STORE)
+    memory = rss_mib(target.pid, children=workers)
+    own = ", ".join(f"{m:.0f}" for m in own_mib(target.pid, children=workers))
+    rows.append(
+        f"  {target.name:16s} RSS: " + ", ".join(f"{m:.0f} MiB" for m in memory) + f" (own: {own})"
+    )
     return sizes, alone
 
 
@@ -184,7 +196,7 @@ def main() -> None:
                         runs[target.name] = run_target(target, args.seconds, connections, rows)
             rows.extend(_agreement({name: sizes for name, (sizes, _) in runs.items()}))
             ratios.extend(_store_ratios(scale, runs))
-    print(f"{'':18s} {'what':58s} {'req/s':>10s} {'p50 ms':>9s} {'p99 ms':>9s}")
+    print(f"{'':18s} {'what':58s} {'req/s':>10s} {'p50 ms':>9s} {'p99 ms':>9s} {'CPU ms':>9s}")
     print("\n".join(rows))
     if ratios:
         print("\nkg serve --store on Virtuoso / Virtuoso directly, each question at 8 conn.:")
