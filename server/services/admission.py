@@ -21,6 +21,7 @@ import fcntl
 import hashlib
 import math
 import os
+import threading
 from pathlib import Path
 from types import TracebackType
 
@@ -87,8 +88,13 @@ class Admission:
         return Ticket([mine, shared])
 
     def _take(self, prefix: str, slots: int) -> int | None:
-        """A locked descriptor of the first free slot ``prefix-0`` … ``prefix-(slots-1)``."""
-        for number in range(slots):
+        """A locked descriptor of a free slot of ``prefix-0`` … ``prefix-(slots-1)``. Each
+        thread starts looking at its own slot (the others after it, in turn), so that threads
+        of busy workers do not all try the slots their neighbours hold first: at 8 connections
+        on the store path that was up to 16 tries (0.15 ms) a query instead of one."""
+        start = threading.get_native_id()
+        for step in range(slots):
+            number = (start + step) % slots
             descriptor = os.open(self.folder / f"{prefix}-{number}", os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
