@@ -14,7 +14,11 @@ children):
     distinct ones (path and blob), and the parse results the full build kept (each one parse).
 Goals (issue 12, this 2-core machine): full <= 15 s, one new commit <= 2 s.
 
-Usage: python bench/history.py [--bundle PATH] [--validate] [--repeat N]
+Usage: python bench/history.py [--bundle PATH] [--validate] [--repeat N] [--tree DIR]
+
+``--tree``: the builds run in that folder, so ``python -m kg.cli`` takes its ``kg`` (a copy of
+another version of the package, with ``ontology/`` and ``shapes/`` beside it): before and
+after a change measured back to back, in the same state of the machine.
 """
 
 from __future__ import annotations
@@ -39,13 +43,15 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed_build(repo: Path, out: Path, validate: bool) -> tuple[float, float, str]:
-    """(wall s, CPU s, the summary line) of one ``kg build --git`` process."""
+def timed_build(
+    repo: Path, out: Path, validate: bool, tree: Path = REPO
+) -> tuple[float, float, str]:
+    """(wall s, CPU s, the summary line) of one ``kg build --git`` process, run in ``tree``."""
     command = [sys.executable, "-m", "kg.cli", "build", "--git", str(repo), "--out", str(out)]
     if not validate:
         command.append("--no-validate")
     cpu, started = _children_cpu(), time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tree, check=False)
     wall = time.perf_counter() - started
     if result.returncode not in (0, 1):
         raise SystemExit(f"kg build --git failed: {result.stderr.strip()}")
@@ -105,6 +111,7 @@ def main() -> None:
     parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE)
     parser.add_argument("--validate", action="store_true", help="validate the newest release")
     parser.add_argument("--repeat", type=int, default=1, help="incremental builds per case")
+    parser.add_argument("--tree", type=Path, default=REPO, help="run the kg package of this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         repo, out = Path(scratch) / "repo", Path(scratch) / "dist"
@@ -114,13 +121,13 @@ def main() -> None:
         ).stdout.strip()
         subprocess.run(["git", "-C", str(repo), "reset", "-q", "--hard", "HEAD~1"], check=True)
         cache = out.with_name(f"{out.name}.cache")
-        rows = [("full history (empty caches)", *timed_build(repo, out, args.validate))]
+        rows = [("full history (empty caches)", *timed_build(repo, out, args.validate, args.tree))]
         built = time.time()
         time.sleep(1.0)  # what the next builds write is newer (file times of a second or less)
         sharing = parse_sharing(repo, cache)
 
         def build() -> tuple[float, float, str]:
-            return timed_build(repo, out, args.validate)
+            return timed_build(repo, out, args.validate, args.tree)
 
         rows.append(repeated("rebuild, nothing new", args.repeat, build, lambda: None))
         subprocess.run(["git", "-C", str(repo), "reset", "-q", "--hard", head], check=True)

@@ -51,9 +51,12 @@ class Chunks:
 
     def write(self, commit: str, graphs: Sequence[str], triples: frozenset[Triple]) -> None:
         """The triples in each of ``graphs``, sorted (once), each format."""
-        self._write(commit, graphs, in_line_order(triples))
+        self.write_ordered(commit, graphs, in_line_order(triples))
 
-    def _write(self, commit: str, graphs: Sequence[str], ordered: Sequence[ox.Triple]) -> None:
+    def write_ordered(
+        self, commit: str, graphs: Sequence[str], ordered: Sequence[ox.Triple | ox.Quad]
+    ) -> None:
+        """:meth:`write` of triples (or quads, their graph ignored) already in line order."""
         (self.folder / commit).mkdir(parents=True, exist_ok=True)
         for graph in graphs:
             name = ox.NamedNode(graph)

@@ -76,6 +76,11 @@ class Build:
         the publication holds them, and the validation cache is keyed by the N-Triples."""
         return write_dumps(self.triples)
 
+    @property
+    def ntriples(self) -> bytes:
+        """The N-Triples dump (of :attr:`dumps`), its lines in order."""
+        return self.dumps[1]
+
     @cached_property
     def sourcemap_json(self) -> bytes:
         """The source map as the publication holds it (``sourcemap.json``), written once (the

@@ -10,7 +10,9 @@ its record and the names of its chunks, :mod:`kg.chunks`), and the parse cache s
 documents releases have in common. Releases are built side by side in forked children
 (:func:`kg.bounded.map_bounded`), each commit once however many tags name it. A new commit
 waits for the newest release's build alone: its tree is written over the last one's, its files
-are rendered while its chunk is written, and ``git log`` reads the files' dates meanwhile.
+are rendered while its chunk is written (read back from its N-Triples dump, already in line
+order), ``git log`` reads the files' dates meanwhile, the Markdown extensions are imported
+while the cache is read (once, for every child), and the ontology file is kept in the store.
 
 The publication is the newest release's, as ``kg build`` writes it (``graph.ttl`` …), plus
 ``releases.trig`` / ``releases.nq``: each release in its named graph
@@ -21,15 +23,19 @@ The publication is the newest release's, as ``kg build`` writes it (``graph.ttl`
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
 import pickle
 import shutil
+import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
+import pyoxigraph as ox
 from rdflib import URIRef
 from rdflib.namespace import RDF
 
@@ -45,7 +51,9 @@ from kg.lineage import DocumentRecord, Release
 from kg.manifest import Manifest
 from kg.parsecache import code_fingerprint
 from kg.pipeline import run_pipeline, run_pipeline_with
-from kg.publication import corpus_files, describe, exclusive, render_files
+from kg.publication import corpus_files, describe, exclusive, render_files, render_ontology
+from kg.render import heading_engine, markdown_engine
+from kg.resources import ontology_files
 
 #: Seconds one release may take to build (the real content takes 2-3 s).
 RELEASE_SECONDS = 600.0
@@ -139,23 +147,14 @@ def _build_history(settings: Settings, repository: str, pattern: str, cache: Pat
     for release in releases:
         graphs.setdefault(release.commit, []).append(str(release.urn))
     newest = releases[-1].commit
-    builds: dict[str, ReleaseBuild] = {}
-    todo = []
-    for commit, names in graphs.items():
-        full = _newest_file(store, commit, settings) if commit == newest else None
-        found = _cached(store, chunks, commit, names, full)
-        if found is None:
-            todo.append(_Job(commit, tuple(names), commit == newest))
-        else:
-            builds[commit] = found
-    # Each child works through a run of consecutive releases, so that a release finds the
-    # files it shares with the one before parsed (the parse cache); the newest, built in
-    # full, goes first, with the oldest (smallest) releases.
-    todo = sorted(todo, key=lambda job: not job.full)
-    work = _Worker(settings, git_dir, store, chunks)
-    _remove_trees(store)  # a killed build's
-    # The files' dates, read by git while the releases build.
-    log = git_started(git_dir, "log", "--format=%x00%cI", "--name-only", newest, "--", "docs")
+    # A newest release not built before is parsed: the renderers are imported meanwhile.
+    with _renderers_imported(not _newest_file(store, newest, settings).is_file()):
+        builds, todo = _planned(settings, store, chunks, graphs, newest)
+        ontology = kept_ontology(store) if any(job.full for job in todo) else None
+        work = _Worker(settings, git_dir, store, chunks, ontology)
+        _remove_trees(store)  # a killed build's
+        # The files' dates, read by git while the releases build.
+        log = git_started(git_dir, "log", "--format=%x00%cI", "--name-only", newest, "--", "docs")
     results = map_bounded(work, todo, RELEASE_SECONDS)
     _remove_trees(store)
     dates = file_dates(log())
@@ -168,6 +167,25 @@ def _build_history(settings: Settings, repository: str, pattern: str, cache: Pat
         raise HistoryError(f"the build of {newest[:12]} was not kept in {store}")
     built = tuple(job.commit for job in todo)
     return History(repository, git_dir, releases, builds, last, built, chunks, dates)
+
+
+def _planned(
+    settings: Settings, store: Path, chunks: Chunks, graphs: Mapping[str, list[str]], newest: str
+) -> tuple[dict[str, ReleaseBuild], list[_Job]]:
+    """The commits' builds the cache has, and the jobs of the others: each child works
+    through a run of consecutive releases, so that a release finds the files it shares with
+    the one before parsed (the parse cache); the newest, built in full, goes first, with the
+    oldest (smallest) releases."""
+    builds: dict[str, ReleaseBuild] = {}
+    todo = []
+    for commit, names in graphs.items():
+        full = _newest_file(store, commit, settings) if commit == newest else None
+        found = _cached(store, chunks, commit, names, full)
+        if found is None:
+            todo.append(_Job(commit, tuple(names), commit == newest))
+        else:
+            builds[commit] = found
+    return builds, sorted(todo, key=lambda job: not job.full)
 
 
 def _newest_file(store: Path, commit: str, settings: Settings) -> Path:
@@ -198,6 +216,8 @@ class _Worker:
     git_dir: Path
     store: Path
     chunks: Chunks
+    #: The publication's ontology file (:func:`kept_ontology`; None: made in the build).
+    ontology: bytes | None = None
 
     def __call__(self, job: _Job) -> ReleaseBuild:
         # The newest release is built first in its child, once, and what it makes lives until
@@ -222,7 +242,8 @@ class _Worker:
         # and its files rendered while its chunk is written (:meth:`_render`).
         files: dict[str, bytes] = {}
         if job.full:
-            outcome, files = run_pipeline_with(chosen, partial(self._render, job), corpus_files)
+            early = partial(corpus_files, ontology=self.ontology)
+            outcome, files = run_pipeline_with(chosen, partial(self._render, job), early)
         else:
             outcome = run_pipeline(chosen, pages=False)
         corpus = replace(outcome.corpus, root=self.git_dir, commit=job.commit)
@@ -259,7 +280,10 @@ class _Worker:
         cores (its build is what a new commit waits for)."""
 
         def write_chunk() -> bool:
-            self.chunks.write(job.commit, job.graphs, build.triples)
+            # The triples in N-Triples line order, read back from the N-Triples dump written
+            # in that order (Oxigraph's parser: a tenth of converting and sorting them again).
+            ordered = ox.parse(build.ntriples, format=ox.RdfFormat.N_TRIPLES)
+            self.chunks.write_ordered(job.commit, job.graphs, list(ordered))
             return True
 
         with forked(write_chunk) as writing:
@@ -288,6 +312,47 @@ def dangling_references(triples: frozenset[Triple], known: set[str]) -> tuple[st
             }
         )
     )
+
+
+def kept_ontology(store: Path) -> bytes:
+    """The publication's ontology file (:func:`kg.publication.render_ontology`), kept in the
+    release store (this code's) under a digest of the ontology's files: it depends on nothing
+    else, so a new commit's build does not make it again."""
+    digest = hashlib.sha256()
+    for path in ontology_files():
+        digest.update(f"{path.name}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    kept = store / f"ontology-{digest.hexdigest()[:16]}.ttl"
+    try:
+        return kept.read_bytes()
+    except OSError:
+        made = render_ontology()
+        keep_bytes(kept, made)
+        return made
+
+
+@contextmanager
+def _renderers_imported(wanted: bool) -> Iterator[None]:
+    """Python-Markdown's extensions (and Pygments), if ``wanted``, imported in a thread
+    meanwhile: a fifteenth of a second, paid before the first parse of every process that
+    parses, is paid here once, while this process reads the cache and starts git, and
+    inherited by the forked children. The thread is joined before anything forks (a fork
+    must not copy a lock it holds)."""
+    if not wanted:
+        yield
+        return
+    thread = threading.Thread(target=_import_renderers, name="import-renderers")
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+
+
+def _import_renderers() -> None:
+    with suppress(Exception):  # a renderer that cannot be made fails the parse, which says why
+        markdown_engine()
+        heading_engine()
 
 
 def _remove_trees(store: Path) -> None:

@@ -142,7 +142,7 @@ def _validation_cache(settings: Settings, build: Build) -> tuple[ParseCache | No
     cache = ParseCache.open(settings.cache / "validation", inputs)
     if cache is None:
         return None, ""
-    graph = hashlib.sha256(build.dumps[1]).hexdigest()
+    graph = hashlib.sha256(build.ntriples).hexdigest()
     located = hashlib.sha256(build.sourcemap_json).hexdigest()
     return cache, cache.key("graph", graph, located)
 

@@ -114,10 +114,12 @@ def write_publication(
     return publish_files(out, describe(corpus, build), files, validation)
 
 
-def corpus_files(corpus: Corpus) -> dict[str, bytes]:
+def corpus_files(corpus: Corpus, ontology: bytes | None = None) -> dict[str, bytes]:
     """The files made from the corpus alone (the search index) and from the package (the
-    ontology): ``kg build`` makes them beside the pages, in a child (:mod:`kg.pipeline`)."""
-    return {ONTOLOGY.name: render_ontology(), SEARCH.name: search_index(corpus)}
+    ontology, unless made already: ``ontology``): ``kg build`` makes them beside the pages,
+    in a child (:mod:`kg.pipeline`)."""
+    made = render_ontology() if ontology is None else ontology
+    return {ONTOLOGY.name: made, SEARCH.name: search_index(corpus)}
 
 
 def render_files(

@@ -12,9 +12,13 @@ the releases it is in; and the newest release as the default graph.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
+import mmap
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -182,6 +186,32 @@ def dataset_files(history: History, lineage: Lineage, extra: Sequence[Triple]) -
     graph, every release in its graph (the chunks the builds wrote, joined as they are
     published), then the releases' description and the lineage; the same history gives the
     same bytes."""
+    tail = dataset_tail(history, lineage, extra)
+    return {
+        name: Joined((*parts, tail[extension]))
+        for name, (parts, extension) in dataset_heads(history).items()
+    }
+
+
+def dataset_heads(history: History) -> dict[str, tuple[tuple[bytes | Path, ...], str]]:
+    """Each dataset file's name, its parts before the tail (the newest release as the default
+    graph, then every release's chunk), and the extension of its tail."""
+    chunks = history.chunks
+    return {
+        f"{file.name}{suffix}": (
+            (
+                history.newest.files[DEFAULT_FILES[extension]],
+                *(chunks.path(r.commit, str(r.urn), extension) for r in history.releases),
+            ),
+            extension,
+        )
+        for file, suffix, extension in _DUMP_FILES
+    }
+
+
+def dataset_tail(history: History, lineage: Lineage, extra: Sequence[Triple]) -> dict[str, bytes]:
+    """The end of the dataset files, per extension: the releases' description and the
+    lineage (with ``extra``), each in its graph."""
     found, groups = snapshots(history)
     dates = history.file_dates
 
@@ -199,18 +229,68 @@ def dataset_files(history: History, lineage: Lineage, extra: Sequence[Triple]) -
         )
         for triple in triples
     ]
-    tail = serialise_quads(described)
-    chunks = history.chunks
-    return {
-        f"{file.name}{suffix}": Joined(
-            (
-                history.newest.files[DEFAULT_FILES[extension]],
-                *(chunks.path(r.commit, str(r.urn), extension) for r in history.releases),
-                tail[extension],
+    return serialise_quads(described)
+
+
+@dataclass(frozen=True)
+class _Dataset:
+    """A dataset file (:class:`Joined`, :class:`kg.publication.Assembled`) with its checksum
+    worked out beforehand (:func:`_dataset_files_hashed`)."""
+
+    joined: Joined
+    digest: str
+
+    def size(self) -> int:
+        return self.joined.size()
+
+    def sha256(self) -> str:
+        return self.digest
+
+    def write(self, path: Path) -> None:
+        self.joined.write(path)
+
+
+def _dataset_files_hashed(
+    history: History,
+) -> tuple[Lineage, list[Resolution], dict[str, _Dataset]]:
+    """The lineage, what the newest release's dangling references became, and the dataset
+    files, their parts before the tail (a hundred megabytes and more) hashed in threads while
+    the lineage is traced and its tail written (hashlib lets go of the GIL): the publication
+    then hashes only the tail."""
+    heads = dataset_heads(history)
+    with ThreadPoolExecutor(max_workers=len(heads)) as pool:
+        hashing = {name: pool.submit(head_digest, parts) for name, (parts, _) in heads.items()}
+        lineage = trace_history(history)
+        resolutions = resolve_dangling(history, lineage)
+        tail = dataset_tail(history, lineage, resolution_triples(resolutions, history))
+        files = {
+            name: _Dataset(
+                Joined((*parts, tail[extension])), hashing[name].result()(tail[extension])
             )
-        )
-        for file, suffix, extension in _DUMP_FILES
-    }
+            for name, (parts, extension) in heads.items()
+        }
+    return lineage, resolutions, files
+
+
+def head_digest(parts: Sequence[bytes | Path]) -> Callable[[bytes], str]:
+    """The SHA-256 of ``parts`` one after the other (files hashed from a memory map, as
+    :meth:`Joined.sha256`), as a function that gives the hex digest with a tail added."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, bytes):
+            digest.update(part)
+            continue
+        with part.open("rb") as source:
+            if os.fstat(source.fileno()).st_size:
+                with mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                    digest.update(mapped)
+
+    def finished(tail: bytes) -> str:
+        whole = digest.copy()
+        whole.update(tail)
+        return whole.hexdigest()
+
+    return finished
 
 
 @dataclass(frozen=True)
@@ -240,9 +320,7 @@ def run_history_build(settings: Settings, repository: str, out: TextIO, err: Tex
 def _run_history_build(settings: Settings, repository: str, out: TextIO, err: TextIO) -> Published:
     started = time.perf_counter()
     history = build_history(settings, repository, settings.refs)
-    lineage = trace_history(history)
-    resolutions = resolve_dangling(history, lineage)
-    files = dataset_files(history, lineage, resolution_triples(resolutions, history))
+    lineage, resolutions, files = _dataset_files_hashed(history)
     newest = history.newest
     publication = publish_files(
         settings.out, newest.described, {**newest.files, **files}, newest.validation
