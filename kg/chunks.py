@@ -100,16 +100,7 @@ class Joined:
         return sum(len(p) if isinstance(p, bytes) else p.stat().st_size for p in self.parts)
 
     def sha256(self) -> str:
-        digest = hashlib.sha256()
-        for part in self.parts:
-            if isinstance(part, bytes):
-                digest.update(part)
-                continue
-            with part.open("rb") as source:
-                if os.fstat(source.fileno()).st_size:
-                    with mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                        digest.update(mapped)
-        return digest.hexdigest()
+        return sha256_of(self.parts).hexdigest()
 
     def write(self, path: Path) -> None:
         with path.open("xb", buffering=0) as out:
@@ -119,6 +110,21 @@ class Joined:
                     continue
                 with part.open("rb", buffering=0) as source:
                     _copy(source, out)
+
+
+def sha256_of(parts: Sequence[bytes | Path]) -> hashlib._Hash:
+    """The SHA-256 of ``parts`` one after the other, files hashed from a memory map (no copy
+    of their bytes in memory)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, bytes):
+            digest.update(part)
+            continue
+        with part.open("rb") as source:
+            if os.fstat(source.fileno()).st_size:
+                with mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                    digest.update(mapped)
+    return digest
 
 
 def _write_all(out: io.FileIO, data: bytes) -> None:

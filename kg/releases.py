@@ -12,10 +12,7 @@ the releases it is in; and the newest release as the default graph.
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
-import mmap
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +26,7 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, PROV, RDF, VOID, XSD
 from rdflib.term import Node
 
-from kg.chunks import DEFAULT_FILES, Joined, keep_bytes, serialise_quads
+from kg.chunks import DEFAULT_FILES, Joined, keep_bytes, serialise_quads, sha256_of
 from kg.config import Settings
 from kg.gitrepo import git
 from kg.history import History, build_history
@@ -275,15 +272,7 @@ def _dataset_files_hashed(
 def head_digest(parts: Sequence[bytes | Path]) -> Callable[[bytes], str]:
     """The SHA-256 of ``parts`` one after the other (files hashed from a memory map, as
     :meth:`Joined.sha256`), as a function that gives the hex digest with a tail added."""
-    digest = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, bytes):
-            digest.update(part)
-            continue
-        with part.open("rb") as source:
-            if os.fstat(source.fileno()).st_size:
-                with mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                    digest.update(mapped)
+    digest = sha256_of(parts)
 
     def finished(tail: bytes) -> str:
         whole = digest.copy()
