@@ -112,7 +112,7 @@ class QueryLane:
     def _ask(self, process: QueryProcess, client: str | None, job: dict[str, Any]) -> Outcome:
         deadline = time.monotonic() + job["timeout"]
         max_frame = job["max_bytes"] + FRAME_SLACK
-        used = process.cpu_seconds()
+        used = process.cpu_before()
         if not process.send(job):
             return process.ended()
         if self._cheap(process, used, deadline):  # no admission needed

@@ -8,8 +8,13 @@ as the answer would pass ``max_bytes`` (:class:`AnswerTooLarge`): a query that b
 512 MB answer is stopped inside the query process, within its time limit, instead of taking
 the web worker to 2 GB.
 
-This module imports only the standard library and pyoxigraph: the sandboxed query process
-(:mod:`server.services.pool_child`) runs it without loading the web application.
+SPARQL JSON rows are written by orjson (as :mod:`server.services.store_answers` does): the
+json module took 0.33 ms of a lookup's 0.4 ms in the query process (33 rows), the engine
+0.05 ms. Its output is the json module's with ``ensure_ascii=False`` and no spaces; the terms
+pyoxigraph gives are valid Unicode (no lone surrogate, which orjson refuses).
+
+This module imports only the standard library, orjson and pyoxigraph: the sandboxed query
+process (:mod:`server.services.pool_child`) runs it without loading the web application.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+import orjson
 import pyoxigraph as ox
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -46,7 +52,9 @@ class Budget:
         self.chunks: list[bytes] = []
 
     def write(self, text: str) -> None:
-        data = text.encode("utf-8", "surrogatepass")
+        self.write_bytes(text.encode("utf-8", "surrogatepass"))
+
+    def write_bytes(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.limit:
             raise AnswerTooLarge(f"the answer has more than {self.limit} bytes")
@@ -66,17 +74,19 @@ def write_solutions(
 
 def _json(variables: Sequence[str], rows: Iterable[ox.QuerySolution], out: Budget) -> None:
     out.write('{"head":{"vars":' + _dumps(list(variables)) + '},"results":{"bindings":[')
-    separator = ""
+    separator = b""
     for row in rows:
-        binding = {name: _json_term(term) for name, term in zip(variables, row, strict=True)}
-        out.write(separator + _dumps({k: v for k, v in binding.items() if v is not None}))
-        separator = ","
+        binding = {
+            name: _json_term(term)
+            for name, term in zip(variables, row, strict=True)
+            if term is not None
+        }
+        out.write_bytes(separator + orjson.dumps(binding))
+        separator = b","
     out.write("]}}")
 
 
-def _json_term(term: Any) -> dict[str, Any] | None:
-    if term is None:
-        return None
+def _json_term(term: Any) -> dict[str, Any]:
     if isinstance(term, ox.NamedNode):
         return {"type": "uri", "value": term.value}
     if isinstance(term, ox.BlankNode):

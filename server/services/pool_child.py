@@ -14,12 +14,16 @@ query, shuts itself in as the forked query child always did (:mod:`server.servic
 * ``RLIMIT_AS`` is its size plus the headroom, ``RLIMIT_CORE`` 0;
 * before each query, ``RLIMIT_CPU`` is set to the processor time used so far plus the timeout
   and a second: the kernel stops a query that runs away even if the web worker is gone;
-* each query is evaluated on a new thread whose stack grows with the query's length.
+* queries are evaluated on one thread with a large stack (:data:`SERVING_STACK`), started
+  once; a query long enough to need more gets a thread of its own, whose stack grows with the
+  query's length.
 
 Then, per query: read a job (a pickled dict of plain values from the web worker), evaluate it,
 write the answer in its final format (:mod:`server.services.pool_answers`, within the byte
-cap) and send back one pickled tuple of plain values. End of file on the socket (the worker
-is gone or retired it) ends the process.
+cap) and send back one pickled pair: the outcome (a tuple of plain values) and the processor
+time used so far (the worker's starting point for the next query's cheap-or-heavy check,
+without reading ``/proc`` per query). End of file on the socket (the worker is gone or
+retired it) ends the process.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import math
 import os
 import pickle
 import resource
+import signal
 import struct
 import threading
 import traceback
@@ -56,6 +61,11 @@ BOOT = (
 HEADER = struct.Struct("!Q")
 #: What the process sends once it is loaded and shut in.
 READY = b"ready"
+#: The stack of the thread that answers the jobs: a job whose query needs more (see
+#: ``server.services.query.STACK_PER_BYTE``) gets a thread of its own.
+SERVING_STACK = 64 * 1024**2
+#: Bytes the first read of a frame asks for.
+FIRST_READ = 1 << 16
 
 _RESULTS = {
     "json": ox.QueryResultsFormat.JSON,
@@ -175,14 +185,22 @@ def on_own_stack(work: Any, stack: int, headroom: int) -> Outcome:
     return outcomes[0] if outcomes else ("failed", "the query thread ended without an answer")
 
 
-def limit_cpu(timeout: float) -> None:
-    """``RLIMIT_CPU``: the processor time used so far plus ``timeout`` and a second."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    seconds = math.ceil(usage.ru_utime + usage.ru_stime) + math.ceil(timeout) + 1
-    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    if hard != resource.RLIM_INFINITY:
-        seconds = min(seconds, hard)
-    resource.setrlimit(resource.RLIMIT_CPU, (seconds, hard))
+class CpuLimit:
+    """``RLIMIT_CPU`` of this process, set before each job to the processor time used so far
+    plus the job's timeout and a second, and only when that changes the limit (a lookup
+    leaves the whole seconds used as they were: one system call, not three)."""
+
+    def __init__(self) -> None:
+        self.soft, self.hard = resource.getrlimit(resource.RLIMIT_CPU)
+
+    def allow(self, timeout: float) -> None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        seconds = math.ceil(usage.ru_utime + usage.ru_stime) + math.ceil(timeout) + 1
+        if self.hard != resource.RLIM_INFINITY:
+            seconds = min(seconds, self.hard)
+        if seconds != self.soft:
+            resource.setrlimit(resource.RLIMIT_CPU, (seconds, self.hard))
+            self.soft = seconds
 
 
 def shut_in(channel: int, headroom: int) -> None:
@@ -197,12 +215,18 @@ def shut_in(channel: int, headroom: int) -> None:
 
 
 def read_frame(fd: int) -> bytes | None:
-    """One frame from ``fd``; None at end of file."""
-    header = _read_exactly(fd, HEADER.size)
-    if header is None:
+    """One frame from ``fd``; None at end of file. The worker writes a frame at once and waits
+    for the answer before it writes another, so a first read of up to :data:`FIRST_READ` bytes
+    takes the header and (for a job) the whole frame in one system call."""
+    received = _read_at_least(fd, HEADER.size, FIRST_READ)
+    if received is None:
         return None
-    (size,) = HEADER.unpack(header)
-    return _read_exactly(fd, size)
+    (size,) = HEADER.unpack_from(received)
+    body = received[HEADER.size :]
+    if len(body) >= size:
+        return body[:size]
+    rest = _read_at_least(fd, size - len(body), 0)
+    return None if rest is None else body + rest
 
 
 def write_frame(fd: int, payload: bytes) -> None:
@@ -211,14 +235,18 @@ def write_frame(fd: int, payload: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _read_exactly(fd: int, size: int) -> bytes | None:
+def _read_at_least(fd: int, size: int, first: int) -> bytes | None:
+    """At least ``size`` bytes from ``fd`` (the first read asks for up to ``first``); None at
+    end of file."""
     chunks, missing = [], size
-    while missing:
-        chunk = os.read(fd, min(missing, 1 << 20))
+    ask = max(size, first)
+    while missing > 0:
+        chunk = os.read(fd, min(ask, 1 << 20))
         if not chunk:
             return None
         chunks.append(chunk)
         missing -= len(chunk)
+        ask = missing
     return b"".join(chunks)
 
 
@@ -251,15 +279,48 @@ def default_graphs(store: ox.Store, data_graph: str) -> tuple[list[str], list[st
 
 
 def serve(store: ox.Store, headroom: int, union: tuple[list[str], list[str]] | None = None) -> None:
-    """Answer jobs on descriptor 0 until end of file (``union``: :func:`default_graphs`)."""
+    """Answer jobs on descriptor 0 until end of file (``union``: :func:`default_graphs`), on
+    one thread with :data:`SERVING_STACK` bytes of stack, started once: a thread per job cost
+    a dozen system calls (clone, mmap and munmap of its stack, futexes) per lookup.
+
+    The signals sent to the process go to that thread, not to this one, which only waits for
+    it: a process killed between two queries (``SIGSEGV``, ``SIGXCPU``, …) then dies in the
+    read of the next job, as it did when this thread read the jobs, and never answers one;
+    ``SIGINT`` stays here, where Python handles it."""
     write_frame(0, READY)
+    try:
+        threading.stack_size(min(SERVING_STACK, headroom // 2))
+        thread = threading.Thread(target=partial(_serve_jobs, store, headroom, union))
+        thread.start()
+    except (RuntimeError, MemoryError):  # no room for the stack under RLIMIT_AS
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - {signal.SIGINT})
+    thread.join()
+
+
+def _serve_jobs(store: ox.Store, headroom: int, union: tuple[list[str], list[str]] | None) -> None:
+    """The job loop: each job here, or on a thread of its own when its stack must be larger;
+    each answer sent with the processor time used so far (:func:`cpu_seconds`)."""
+    cpu_limit = CpuLimit()
     while (frame := read_frame(0)) is not None:
         job: dict[str, Any] = pickle.loads(frame)
-        limit_cpu(job["timeout"])
+        cpu_limit.allow(job["timeout"])
         if union is not None and job["dataset"] == "union":
             job["dataset"] = union
-        outcome = on_own_stack(partial(evaluate_job, store, job), job["stack"], headroom)
-        write_frame(0, pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
+        if job["stack"] <= SERVING_STACK:
+            outcome = evaluate_job(store, job)
+        else:
+            outcome = on_own_stack(partial(evaluate_job, store, job), job["stack"], headroom)
+        reply = (outcome, cpu_seconds())
+        write_frame(0, pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def cpu_seconds() -> float:
+    """Processor time of this process in the units ``/proc/PID/stat`` gives the web worker
+    (``times(2)``: clock ticks), so that the worker can take it as the starting point of the
+    next query's without reading ``/proc`` per query."""
+    times = os.times()
+    return times.user + times.system
 
 
 def main(args: list[str]) -> int:

@@ -64,7 +64,7 @@ from server.services.formats import (
     choose_format,
 )
 from server.services.pool import lane_target
-from server.services.pool_child import Outcome, evaluate_job
+from server.services.pool_child import SERVING_STACK, Outcome, evaluate_job
 from server.services.remote_store import remote_of
 from server.services.sparql_text import QueryRefused, check_query, outline
 
@@ -74,8 +74,9 @@ MEMORY_HEADROOM = 2 * 1024**3
 #: need 1.9 KiB per byte of query (and are refused past ``MAX_DEPTH`` anyway), a chain of ``!``
 #: 0.9 KiB, of ``+`` 0.6 KiB.
 STACK_PER_BYTE = 4096
-#: The smallest stack a query is evaluated on (a main thread's is usually 8 MiB).
-MIN_STACK = 64 * 1024**2
+#: The smallest stack a query is evaluated on (a main thread's is usually 8 MiB): the stack of
+#: a query process's serving thread, so that most queries need no thread of their own there.
+MIN_STACK = SERVING_STACK
 #: A SELECT answer holds at most ``max_rows`` rows and ``max_rows`` times this many values: a
 #: query with thousands of variables gets fewer rows (truncated), not an answer of gigabytes.
 VALUES_PER_ROW = 100
