@@ -350,7 +350,9 @@ def settle(pid: int, interval: float = 0.5, share: float = 0.05, limit: float = 
 
 
 def _tree_cpu(pid: int) -> float:
-    """Processor seconds used so far by ``pid`` and its descendants (those alive)."""
+    """Processor seconds used so far by ``pid`` and its descendants: those alive, and those
+    that ended and were waited for (counted in their parent's), so that a query process
+    killed at its timeout does not take its time out of the total."""
     total, todo = 0.0, [pid]
     while todo:
         current = todo.pop()
@@ -358,7 +360,8 @@ def _tree_cpu(pid: int) -> float:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        own_and_ended = sum(int(field) for field in fields[11:15])  # utime … cstime
+        total += own_and_ended / os.sysconf("SC_CLK_TCK")
         todo += _children(current)
     return total
 
