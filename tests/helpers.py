@@ -355,3 +355,21 @@ def pushed_store(kind: str, folder: Path, dist: Path) -> Iterator[Store]:
             yield store
         finally:
             stop(process)
+
+
+def lane_job(**overrides: Any) -> dict[str, Any]:
+    """A job as the web worker sends it to a query process (server.services.pool): every
+    triple's object as CSV, at most 10 rows; ``overrides`` replace fields."""
+    job: dict[str, Any] = {
+        "text": "SELECT ?o WHERE { ?s ?p ?o }",
+        "base_iri": None,
+        "dataset": "union",
+        "results": "csv",
+        "graph": None,
+        "prefixes": None,
+        "max_rows": 10,
+        "values_per_row": 100,
+        "max_bytes": 1000,
+        "stack": 1 << 20,
+    }
+    return {**job, **overrides}

@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 
 from server.services.pool import QueryLane, Target
 from server.services.pool_answers import Budget, write_solutions
+from tests.helpers import lane_job
 
 LOOKUP = "SELECT ?p ?o WHERE { <urn:nl:ak:mtr:org-02> ?p ?o }"
 #: Four copies of every triple joined: never done in time.
@@ -137,18 +138,7 @@ def test_each_query_is_answered_from_its_own_snapshot(
 ) -> None:
     lane = lane_of(make_app(sample_dist))
     old, new = write_snapshot(tmp_path / "a", "old"), write_snapshot(tmp_path / "b", "new")
-    job = {
-        "text": "SELECT ?o WHERE { ?s ?p ?o }",
-        "base_iri": None,
-        "dataset": "union",
-        "results": "csv",
-        "graph": None,
-        "prefixes": None,
-        "max_rows": 10,
-        "values_per_row": 100,
-        "max_bytes": 1000,
-        "stack": 1 << 20,
-    }
+    job = lane_job()
 
     def answer(snapshot: Path) -> bytes:
         outcome = lane.run(Target(lane, snapshot, None), job, 5, 1 << 30)

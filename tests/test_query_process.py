@@ -14,20 +14,9 @@ import pytest
 
 from server.services.pool_child import SERVING_STACK
 from server.services.pool_process import QueryProcess
+from tests.helpers import lane_job
 
-JOB: dict[str, Any] = {
-    "text": "SELECT ?o WHERE { ?s ?p ?o }",
-    "base_iri": None,
-    "dataset": "union",
-    "results": "csv",
-    "graph": None,
-    "prefixes": None,
-    "max_rows": 10,
-    "values_per_row": 100,
-    "max_bytes": 1000,
-    "stack": SERVING_STACK,
-    "timeout": 5.0,
-}
+JOB = lane_job(stack=SERVING_STACK, timeout=5.0)
 
 
 @pytest.fixture
