@@ -49,7 +49,7 @@ from kg.gitrepo import HistoryError, check_out, file_dates, git_started, list_re
 from kg.graph import Build, Triple
 from kg.lineage import DocumentRecord, Release
 from kg.manifest import Manifest
-from kg.parsecache import code_fingerprint
+from kg.parsecache import add_files, code_fingerprint
 from kg.pipeline import run_pipeline, run_pipeline_with
 from kg.publication import corpus_files, describe, exclusive, render_files, render_ontology
 from kg.render import heading_engine, markdown_engine
@@ -319,9 +319,7 @@ def kept_ontology(store: Path) -> bytes:
     release store (this code's) under a digest of the ontology's files: it depends on nothing
     else, so a new commit's build does not make it again."""
     digest = hashlib.sha256()
-    for path in ontology_files():
-        digest.update(f"{path.name}\0".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    add_files(digest, ontology_files())
     kept = store / f"ontology-{digest.hexdigest()[:16]}.ttl"
     try:
         return kept.read_bytes()

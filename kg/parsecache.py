@@ -26,6 +26,7 @@ import hashlib
 import os
 import pickle
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -38,15 +39,26 @@ _PACKAGE = Path(__file__).resolve().parent
 def code_fingerprint() -> str:
     """A digest of this package's source files and of the renderers' versions."""
     digest = hashlib.sha256()
-    for path in sorted(_PACKAGE.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    for name in _RENDERERS:
-        try:
-            digest.update(f"{name}={metadata.version(name)}".encode())
-        except metadata.PackageNotFoundError:
-            digest.update(f"{name}=?".encode())
+    add_files(digest, sorted(_PACKAGE.glob("*.py")))
+    add_versions(digest, _RENDERERS)
     return digest.hexdigest()
+
+
+def add_files(digest: hashlib._Hash, paths: Iterable[Path]) -> None:
+    """Each file's name and the SHA-256 of its bytes into ``digest`` (one way for every key
+    made of files: this cache's, the validation cache's, the kept ontology's)."""
+    for path in paths:
+        digest.update(f"{path.name}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+
+
+def add_versions(digest: hashlib._Hash, names: Iterable[str]) -> None:
+    """The installed version of each distribution ``names`` names (``?``: not installed)."""
+    for name in names:
+        try:
+            digest.update(f"\0{name}={metadata.version(name)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"\0{name}=?".encode())
 
 
 @dataclass(frozen=True)

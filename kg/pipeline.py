@@ -26,7 +26,6 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from functools import partial
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 
@@ -39,7 +38,7 @@ from kg.decision_walk import load_label_map
 from kg.diagnostic import Diagnostic
 from kg.graph import Build, build_graph, with_pages
 from kg.pages import Pages, render_pages
-from kg.parsecache import ParseCache
+from kg.parsecache import ParseCache, add_files, add_versions
 from kg.resources import ontology_files, shape_files
 from kg.sourcemap import SourceMap
 
@@ -155,16 +154,10 @@ def validation_inputs(folder: Path | None = None) -> str | None:
     try:
         files = sorted(folder.glob("*.ttl")) if folder is not None else list(shape_files())
         digest = hashlib.sha256()
-        for path in [*files, *ontology_files()]:
-            digest.update(f"{path.name}\0".encode())
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        add_files(digest, [*files, *ontology_files()])
     except OSError:
         return None
-    for name in _VALIDATORS:
-        try:
-            digest.update(f"\0{name}={metadata.version(name)}".encode())
-        except metadata.PackageNotFoundError:
-            digest.update(f"\0{name}=?".encode())
+    add_versions(digest, _VALIDATORS)
     return digest.hexdigest()
 
 
