@@ -43,7 +43,9 @@ from kg.config import Settings
 from kg.manifest import MANIFEST
 from server import create_app
 from server.access_log import AccessLogger
+from server.kept_lane import KeptLane, Sending
 from server.services.dataset import current_dataset
+from server.services.kept_files import EXTENSION as KEPT_FILES
 from server.services.pool import prestart_lane
 from server.services.query import MEMORY_HEADROOM
 
@@ -65,6 +67,9 @@ _TOO_LARGE = (
     b"Content-Type: text/plain; charset=utf-8\r\n"
     b"Content-Length: %d\r\n\r\n%s" % (len(_TOO_LARGE_BODY), _TOO_LARGE_BODY)
 )
+#: Seconds a client reading a kept answer may take no bytes before it is closed (nginx's
+#: ``send_timeout``).
+SEND_SECONDS = 60.0
 #: How a header block ends (HTTP/1.x; gunicorn refuses a bare line feed itself).
 _HEADER_ENDS = (b"\r\n\r\n", b"\n\n")
 
@@ -76,6 +81,8 @@ class _Connection(TConn):  # type: ignore[misc]
     def __init__(self, cfg: Any, sock: socket.socket, client: Any, server: Any) -> None:
         super().__init__(cfg, sock, client, server)
         self.early = b""
+        #: A kept answer the poller is sending (:mod:`server.kept_lane`), if any.
+        self.sending: Sending | None = None
 
     def init(self) -> None:
         super().init()  # makes the parser of a new connection
@@ -98,6 +105,15 @@ class Worker(ThreadWorker):  # type: ignore[misc]
     bytes if its headers are not complete by then. gunicorn would give a new connection a
     thread for up to 5 s, and a thread that has bytes of a request reads the rest blocking,
     without a time limit: 16 half-sent headers left 2 of 5 health probes unanswered."""
+
+    lane: KeptLane | None = None
+
+    def load_wsgi(self) -> None:
+        """The application, and the lane of its kept answers (:mod:`server.kept_lane`)."""
+        super().load_wsgi()
+        kept = getattr(self.wsgi, "extensions", {}).get(KEPT_FILES)
+        if kept is not None:
+            self.lane = KeptLane(kept, self.cfg, self.log)
 
     def accept(self, listener: socket.socket) -> None:
         try:
@@ -142,11 +158,54 @@ class Worker(ThreadWorker):  # type: ignore[misc]
         if not connection.header_complete() and len(connection.early) > HEADER_BYTES:
             self._refuse(connection, client)
         elif connection.header_complete():
+            if self._send_kept(connection):
+                return
             self.poller.unregister(client)
             self.pending_conns.remove(connection)
             connection.data_ready = True
             connection.give_back()  # a kept-alive connection has its parser already
             self.enqueue_req(connection)
+
+    def _send_kept(self, connection: _Connection) -> bool:
+        """Answer the request from the poller if its answer is kept (:mod:`server.kept_lane`)
+        and the connection may be kept alive after it, as gunicorn would decide."""
+        if self.lane is None or not self.alive or not self.cfg.keepalive:
+            return False
+        if len(self.keepalived_conns) >= self.max_keepalived or self.nr + 1 >= self.max_requests:
+            return False
+        sending = self.lane.start(connection.early, connection.client)
+        if sending is None:
+            return False
+        self.nr += 1
+        connection.early, connection.sending = b"", sending
+        self._push(connection)
+        return True
+
+    def _push(self, connection: _Connection, *_: Any) -> None:
+        """Send on; when all is sent, wait for the connection's next request."""
+        sending = connection.sending
+        assert self.lane is not None and sending is not None
+        try:
+            sending.push(connection.sock)
+        except BlockingIOError:  # the client reads slowly: wait, holding no thread
+            connection.timeout = sending.moved + SEND_SECONDS
+            self.poller.modify(
+                connection.sock, selectors.EVENT_WRITE, partial(self._push, connection)
+            )
+            return
+        except OSError:
+            self._drop(connection)
+            return
+        connection.sending = None
+        self.lane.ended(sending)
+        self.pending_conns.remove(connection)
+        connection.timeout = time.monotonic() + self.cfg.keepalive
+        self.keepalived_conns.append(connection)
+        self.poller.modify(
+            connection.sock,
+            selectors.EVENT_READ,
+            partial(self.on_client_socket_readable, connection),
+        )
 
     def _refuse(self, connection: _Connection, client: socket.socket) -> None:
         """``431``, then what the client still sends read and dropped until it closes (or
@@ -182,6 +241,9 @@ class Worker(ThreadWorker):  # type: ignore[misc]
             self.poller.unregister(connection.sock)
         self.pending_conns.remove(connection)
         self.nr_conns -= 1
+        if connection.sending is not None and self.lane is not None:
+            self.lane.ended(connection.sending)
+            connection.sending = None
         connection.close()
 
 

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
     from server.services.dataset import Dataset, Snapshots
 
+#: Where the application keeps its :class:`KeptFiles` (``app.extensions``).
+EXTENSION = "kg_kept_files"
 #: Where the route leaves its mark in the WSGI environment (:func:`mark_kept`).
 MARK = "kg.kept_file"
 #: Request headers (WSGI names) that make an answer other than the plain one.
@@ -103,6 +105,8 @@ class KeptFiles:
         self.readable_host = readable_host
         #: Requests answered from a kept answer (for tests and benchmarks).
         self.hits = 0
+        #: Counts the times the kept answers were dropped for a newer snapshot's.
+        self.generation = 0
         self._answers: dict[Key, KeptAnswer] = {}
         self._encodings: dict[str, bool] = {}
         self._lock = threading.Lock()
@@ -111,8 +115,8 @@ class KeptFiles:
         key = self._key(environ)
         if key is None:
             return self.app(environ, start_response)
-        kept = self._answers.get(key)
-        if kept is None or (key[5] and environ["HTTP_IF_NONE_MATCH"] != kept.etag):
+        kept = self._kept(key, environ)
+        if kept is None:
             return self._learn(key, environ, start_response)
         body = self._body(environ, kept)
         if body is None:  # the file is gone: the application says what now
@@ -120,6 +124,18 @@ class KeptFiles:
         start_response(kept.status, list(kept.headers))
         self.hits += 1
         return body
+
+    def find(self, environ: WSGIEnvironment) -> KeptAnswer | None:
+        """The kept answer to this request, if it is a plain one and its kind has been answered
+        (the server's own fast lane, :mod:`server.kept_lane`, asks before the application)."""
+        key = self._key(environ)
+        return None if key is None else self._kept(key, environ)
+
+    def _kept(self, key: Key, environ: WSGIEnvironment) -> KeptAnswer | None:
+        kept = self._answers.get(key)
+        if kept is None or (key[5] and environ["HTTP_IF_NONE_MATCH"] != kept.etag):
+            return None
+        return kept
 
     def _key(self, environ: WSGIEnvironment) -> Key | None:
         method = environ.get("REQUEST_METHOD")
@@ -188,6 +204,7 @@ class KeptFiles:
         with self._lock:
             if any(old[0] != key[0] for old in self._answers):  # a new snapshot
                 self._answers = {}
+                self.generation += 1
             self._answers[key] = answer
 
 
@@ -200,5 +217,5 @@ def install_kept_files(
     """Put a :class:`KeptFiles` for ``paths`` in front of the Flask application ``app``."""
     kept = KeptFiles(app.wsgi_app, snapshots, paths, readable_host)
     app.wsgi_app = kept
-    app.extensions["kg_kept_files"] = kept
+    app.extensions[EXTENSION] = kept
     return kept

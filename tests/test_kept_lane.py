@@ -1,0 +1,230 @@
+"""The worker's poller sends kept answers itself (server.kept_lane): the same requests as
+gunicorn read, the same answers (tests/test_dumps_fast.py compares them byte for byte over
+HTTP), and no thread held: a kept file is answered while the only thread is busy, a client
+that does not read holds none, and the files of an older snapshot are closed."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gunicorn.config import Config
+from gunicorn.http import wsgi
+from gunicorn.http.parser import RequestParser
+
+from server.kept_lane import HEAD_BYTES, plain_environ
+from server.services.dataset import CHECK_INTERVAL
+from tests.conftest import LiveServer
+from tests.test_dumps_fast import raw_exchange
+
+HOST = "Host: 127.0.0.1:8000\r\n"
+#: Heads the lane takes: what it reads of each must be what gunicorn reads.
+PLAIN = (
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}\r\n",
+    f"HEAD /dump.nt HTTP/1.1\r\n{HOST}Accept-Encoding: gzip, br\r\nUser-Agent: wrk\r\n\r\n",
+    f'GET /dump.ttl HTTP/1.1\r\n{HOST}If-None-Match: "abc"\r\nReferer: http://x/\r\n\r\n',
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}Connection: keep-alive\r\nAccept:  text/turtle \r\n\r\n",
+    f"GET /a/b-c.d~e HTTP/1.1\r\n{HOST}Content-Type: text/plain\r\nX-Thing: a, b\r\n\r\n",
+)
+#: Heads the lane leaves to gunicorn (each for the reason in its comment).
+NOT_PLAIN = (
+    f"POST /dump.ttl HTTP/1.1\r\n{HOST}\r\n",  # not GET or HEAD
+    f"GET /dump.ttl HTTP/1.0\r\n{HOST}\r\n",  # HTTP/1.0
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}Connection: close\r\n\r\n",  # not kept alive
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}{HOST}\r\n",  # a header twice
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}Accept_Encoding: gzip\r\n\r\n",  # an underscore
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}Content-Length: 0\r\n\r\n",  # gunicorn reads it
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}Expect: 100-continue\r\n\r\n",
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}X-Forwarded-Proto: https\r\n\r\n",
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}X-Long: a\r\n  folded\r\n\r\n",  # obsolete line folding
+    f"GET /dump.ttl?x=1 HTTP/1.1\r\n{HOST}\r\n",  # a query
+    f"GET /dump%2Ettl HTTP/1.1\r\n{HOST}\r\n",  # an escape
+    f"GET /a/../dump.ttl HTTP/1.1\r\n{HOST}\r\n",  # dots
+    f"GET //dump.ttl HTTP/1.1\r\n{HOST}\r\n",
+    f"GET http://127.0.0.1/dump.ttl HTTP/1.1\r\n{HOST}\r\n",  # absolute form
+    f"GET * HTTP/1.1\r\n{HOST}\r\n",
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}\r\nGET /dump.ttl HTTP/1.1\r\n{HOST}\r\n",  # two requests
+    f"GET /dump.ttl HTTP/1.1\n{HOST}\n",  # bare line feeds
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}Bad Name: x\r\n\r\n",
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}X-Ctl: a\x01b\r\n\r\n",
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}" + "A: b\r\n" * 101 + "\r\n",  # over gunicorn's 100
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}X-Big: {'x' * HEAD_BYTES}\r\n\r\n",
+)
+
+
+def gunicorn_environ(head: bytes) -> dict[str, object]:
+    """The WSGI environment gunicorn itself makes of ``head`` (its parser and its ``create``)."""
+    cfg = Config()
+    request = next(RequestParser(cfg, [head], ("127.0.0.1", 5555)))
+    _, environ = wsgi.create(request, None, ("127.0.0.1", 5555), ("127.0.0.1", 8000), cfg)
+    return environ
+
+
+@pytest.mark.parametrize("head", PLAIN)
+def test_a_plain_head_is_read_as_gunicorn_reads_it(head: str) -> None:
+    data = head.encode("latin-1")
+    ours = plain_environ(data, "", 100)
+    assert ours is not None
+    theirs = gunicorn_environ(data)
+    headers = {key for key in theirs if key.startswith("HTTP_") or key == "CONTENT_TYPE"}
+    assert headers == {key for key in ours if key.startswith("HTTP_") or key == "CONTENT_TYPE"}
+    assert ours == {key: theirs[key] for key in ours}
+
+
+@pytest.mark.parametrize("head", NOT_PLAIN)
+def test_any_other_head_is_left_to_gunicorn(head: str) -> None:
+    assert plain_environ(head.encode("latin-1"), "", 100) is None
+
+
+def test_a_path_outside_the_script_root_is_left_to_gunicorn() -> None:
+    data = f"GET /dump.ttl HTTP/1.1\r\n{HOST}\r\n".encode()
+    assert plain_environ(data, "/kg", 100) is None
+    inside = plain_environ(data.replace(b"/dump", b"/kg/dump"), "/kg", 100)
+    assert inside is not None and (inside["SCRIPT_NAME"], inside["PATH_INFO"]) == (
+        "/kg",
+        "/dump.ttl",
+    )
+
+
+def with_large_file(source: Path, target: Path, name: str, size: int) -> bytes:
+    """A copy of the publication ``source`` whose ``name`` (JSON) is padded to ``size`` bytes,
+    its manifest entry updated; the file's new bytes."""
+    shutil.copytree(source, target)
+    data = (source / name).read_bytes().rstrip() + b" " * size + b"\n"
+    (target / name).write_bytes(data)
+    listing = json.loads((target / "manifest.json").read_text())
+    listing["files"][name].update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    (target / "manifest.json").write_text(json.dumps(listing))
+    return data
+
+
+def get(path: str, host: str = "127.0.0.1:8000") -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+
+
+def worker_files(server: LiveServer, folder: Path) -> list[str]:
+    """The files under ``folder`` the server's only worker has open."""
+    (worker,) = [
+        int(child)
+        for task in (Path("/proc") / str(server.process.pid) / "task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+    found = []
+    for link in (Path("/proc") / str(worker) / "fd").iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            if os.readlink(link).startswith(str(folder)):
+                found.append(os.readlink(link))
+    return found
+
+
+@pytest.fixture(scope="module")
+def one_thread(
+    tmp_path_factory: pytest.TempPathFactory, sample_dist: Path
+) -> Iterator[tuple[LiveServer, bytes, Path]]:
+    """One worker with one thread, on a publication with an 8 MB file (more than the kernel
+    buffers a socket: its sending must wait for the client)."""
+    dist = tmp_path_factory.mktemp("lane") / "dist"
+    data = with_large_file(sample_dist, dist, "context.jsonld", 8 << 20)
+    server = LiveServer(dist, "--workers", "1", "--threads", "1")
+    yield server, data, dist
+    server.stop()
+
+
+def test_a_kept_file_is_sent_while_the_only_thread_is_busy(
+    one_thread: tuple[LiveServer, bytes, Path], sample_dist: Path
+) -> None:
+    server, _, _ = one_thread
+    address = ("127.0.0.1", server.port)
+    expected = (sample_dist / "graph.ttl").read_bytes()
+    with socket.create_connection(address, timeout=10) as first:
+        assert raw_exchange(first, get("/dump.ttl"), head=False)[1] == expected  # kept now
+    with socket.create_connection(address, timeout=10) as busy:
+        # A body that does not come holds the worker's only thread while it waits for it.
+        busy.sendall(
+            b"POST /sparql HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\nquery="
+        )
+        time.sleep(0.5)
+        with socket.create_connection(address, timeout=10) as other:
+            block, body = raw_exchange(other, get("/dump.ttl"), head=False)
+        assert block.startswith(b"HTTP/1.1 200 ")
+        assert body == expected
+        busy.sendall(b"x" * 94)
+        assert busy.recv(65536).startswith(b"HTTP/1.1 ")
+
+
+def test_a_client_that_does_not_read_holds_no_thread(
+    one_thread: tuple[LiveServer, bytes, Path],
+) -> None:
+    server, data, _ = one_thread
+    address = ("127.0.0.1", server.port)
+    with socket.create_connection(address, timeout=10) as first:
+        assert raw_exchange(first, get("/context.jsonld"), head=False)[1] == data
+    with socket.create_connection(address, timeout=30) as slow:
+        slow.sendall(get("/context.jsonld"))
+        time.sleep(0.5)  # the kernel's buffers are full: the rest waits for the client
+        for _ in range(3):
+            with socket.create_connection(address, timeout=10) as other:
+                block, body = raw_exchange(other, get("/health"), head=False)
+            assert block.startswith(b"HTTP/1.1 200 ")
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += slow.recv(1 << 16)
+        head, _, body = received.partition(b"\r\n\r\n")
+        while len(body) < len(data):
+            chunk = slow.recv(1 << 20)
+            assert chunk
+            body += chunk
+        assert body == data
+        assert b"Connection: keep-alive" in head
+        # The connection is kept alive: it asks again.
+        assert raw_exchange(slow, get("/context.jsonld"), head=True)[0].startswith(b"HTTP/1.1 200")
+
+
+def test_a_client_gone_mid_answer_leaves_nothing_open(
+    one_thread: tuple[LiveServer, bytes, Path],
+) -> None:
+    server, data, dist = one_thread
+    address = ("127.0.0.1", server.port)
+    for _ in range(5):
+        gone = socket.create_connection(address, timeout=10)
+        gone.sendall(get("/context.jsonld"))
+        gone.recv(1 << 16)
+        gone.close()
+    with socket.create_connection(address, timeout=10) as other:
+        assert raw_exchange(other, get("/context.jsonld"), head=False)[1] == data
+    assert len(worker_files(server, dist.resolve())) <= len({"graph.ttl", "context.jsonld"})
+
+
+def test_the_files_of_an_older_snapshot_are_closed(tmp_path: Path, sample_dist: Path) -> None:
+    first, second = tmp_path / "snapshots" / "a", tmp_path / "snapshots" / "b"
+    shutil.copytree(sample_dist, first)
+    changed = with_large_file(sample_dist, second, "context.jsonld", 10)
+    dist = tmp_path / "dist"
+    dist.symlink_to(first)
+    server = LiveServer(dist, "--workers", "1")
+    try:
+        address = ("127.0.0.1", server.port)
+        with socket.create_connection(address, timeout=10) as client:
+            for _ in range(2):
+                raw_exchange(client, get("/context.jsonld"), head=False)
+            assert worker_files(server, first) == [str(first / "context.jsonld")]
+            dist.unlink()
+            dist.symlink_to(second)
+            time.sleep(CHECK_INTERVAL * 1.2)  # a worker looks at the link at most once a second
+            bodies = [raw_exchange(client, get("/context.jsonld"), head=False)[1] for _ in "ab"]
+        assert bodies == [changed, changed]
+        assert worker_files(server, first) == []
+        assert worker_files(server, second) == [str(second / "context.jsonld")]
+    finally:
+        server.stop()
