@@ -13,7 +13,8 @@ from __future__ import annotations
 from flask import Flask
 
 from kg.config import Settings
-from server.http_policy import install_http_policy
+from kg.manifest import FILES
+from server.http_policy import install_http_policy, readable_host
 from server.routes import (
     applicable,
     beslishulp,
@@ -29,6 +30,7 @@ from server.routes import (
 )
 from server.routes import search as search_routes
 from server.services.dataset import install_snapshots
+from server.services.kept_files import install_kept_files
 from server.services.page_cache import install_page_cache
 from server.services.pool import install_lane
 
@@ -56,5 +58,8 @@ def create_app(settings: Settings) -> Flask:
         releases,
     ):
         app.register_blueprint(module.blueprint)
-    dumps.install_fast_path(app, snapshots)  # published files without Flask's dispatch
+    # Published files and kept pages without Flask's dispatch (and the worker's poller sends
+    # them: server.kept_lane); a page is kept only while the page cache is on.
+    files = [f"/{file.served_as}" for file in FILES if file.served_as]
+    install_kept_files(app, snapshots, files, readable_host, settings.page_cache_bytes)
     return app

@@ -1,19 +1,21 @@
-"""Kept answers sent by the worker's poller itself: published files at the speed of the kernel.
+"""Kept answers sent by the worker's poller itself: published files and kept pages at the
+speed of the kernel.
 
 :class:`server.services.kept_files.KeptFiles` answers a plain request for a published file
-with the status and headers the application gave the first request of its kind, without Flask.
-Measured with ``bench/dumps.py``, what was left was gunicorn's own Python around it, about
-0.4 ms of CPU a request against nginx's 0.1: a thread taken from the pool and given back
-(futures, a wake-up pipe, the poller entry), a request parser written in Python, a WSGI
-environment of some forty entries, the response's header checks, the access line.
+or a kept page with the status and headers the application gave the first request of its
+kind, without Flask. Measured with ``bench/dumps.py``, what was left was gunicorn's own Python
+around it, about 0.4 ms of CPU a request against nginx's 0.1: a thread taken from the pool
+and given back (futures, a wake-up pipe, the poller entry), a request parser written in
+Python, a WSGI environment of some forty entries, the response's header checks, the access
+line.
 
 So the worker's poller, which already reads each request's header block before a thread takes
 the connection (:class:`server.runner.Worker`), asks first whether the block is a plain request
-whose answer is kept, and if so sends it there: the head from the kept headers, the file with
-``sendfile``, a socket that cannot take more waits in the poller (a slow reader holds no
-thread), then the connection goes back to waiting for its next request. Anything else goes to
-gunicorn and the application as before, so the lane only ever answers with what the
-application itself answered.
+whose answer is kept, and if so sends it there: the head from the kept headers, then the file
+with ``sendfile`` (a page's body goes with the head). A socket that cannot take more waits in
+the poller (a slow reader holds no thread); then the connection waits for its next request.
+Anything else goes to gunicorn and the application as before, so the lane only ever answers
+with what the application itself answered.
 
 The header block is parsed with httptools (Node's llhttp, in C: about 2 µs a request) and the
 lane takes only what gunicorn would read the same way: exactly one complete ``GET`` or ``HEAD``
@@ -66,9 +68,9 @@ NOT_PLAIN = frozenset(
 BLANKS = " \t"
 #: Kept answers the lane holds ready (then all are forgotten, their files closed).
 READY_KEPT = 256
-#: Characters a lane path may have (RFC 3986 unreserved, ``/`` and sub-delimiters but ``;``).
+#: Characters a lane path may have (RFC 3986 ``pchar`` but ``;`` and escapes, and ``/``).
 PATH_CHARACTERS = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/!$&'()*+,="
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/!$&'()*+,=:@"
 )
 
 
@@ -220,22 +222,26 @@ class KeptLane:
         if answer is None:
             return None
         ready = self._prepared(answer)
-        path = answer.file if environ["REQUEST_METHOD"] == "GET" else None
-        if path is not None and ready.file is None:
-            ready.file = _opened(path, ready.length)
+        get = environ["REQUEST_METHOD"] == "GET"
+        if get and answer.file is not None and ready.file is None:
+            ready.file = _opened(answer.file, ready.length)
             if ready.file is None:
                 return None
         if isinstance(client, tuple):
             environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = str(client[0]), str(client[1])
-        head = b"HTTP/1.1 %s\r\nServer: %s\r\nDate: %s\r\nConnection: keep-alive\r\n%s" % (
+        body = answer.body if get and answer.body is not None else b""
+        head = b"HTTP/1.1 %s\r\nServer: %s\r\nDate: %s\r\nConnection: keep-alive\r\n%s%s" % (
             answer.status.encode("latin-1"),
             SERVER.encode("latin-1"),
             self._http_date().encode("latin-1"),
             ready.tail,
+            body,
         )
         self.sending += 1
-        file, left = (ready.file, ready.length) if path is not None else (None, 0)
-        return Sending(memoryview(head), file, 0, left, environ, answer.status, time.time())
+        file, left = (ready.file, ready.length) if get and ready.file is not None else (None, 0)
+        sending = Sending(memoryview(head), file, 0, left, environ, answer.status, time.time())
+        sending.sent = len(body)  # a page's body goes with the head
+        return sending
 
     def ended(self, sending: Sending) -> None:
         """An answer is sent (or its client gone): its access line, through gunicorn's

@@ -16,7 +16,7 @@ import json
 import shutil
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -62,6 +62,11 @@ def request_headers(dist: Path, path: str, encoding: str, condition: str) -> dic
     return headers
 
 
+def undated(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The headers, a ``Date``'s value left out (the clock's, not the answer's)."""
+    return [(name, "-" if name.lower() == "date" else value) for name, value in headers]
+
+
 def kept_files(app: Flask) -> KeptFiles:
     kept: KeptFiles = app.extensions["kg_kept_files"]
     return kept
@@ -81,7 +86,7 @@ def test_fast_path_answers_as_the_route(
     try:
         replayed = kept_files(app).hits - hits
         assert fast.status == routed.status
-        assert list(fast.headers.items()) == list(routed.headers.items())
+        assert undated(fast.headers.items()) == undated(routed.headers.items())
         assert fast.get_data() == routed.get_data()
     finally:
         fast.close()

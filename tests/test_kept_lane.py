@@ -12,17 +12,20 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import frontmatter
 import pytest
+from flask import Flask
 from gunicorn.config import Config
 from gunicorn.http import wsgi
 from gunicorn.http.parser import RequestParser
 
 from server.kept_lane import HEAD_BYTES, plain_environ
 from server.services.dataset import CHECK_INTERVAL
-from tests.conftest import LiveServer
+from server.services.kept_files import EXTENSION, KeptFiles, mark_kept
+from tests.conftest import SAMPLE_CONTENT, LiveServer
 from tests.test_dumps_fast import raw_exchange
 
 HOST = "Host: 127.0.0.1:8000\r\n"
@@ -33,6 +36,7 @@ PLAIN = (
     f'GET /dump.ttl HTTP/1.1\r\n{HOST}If-None-Match: "abc"\r\nReferer: http://x/\r\n\r\n',
     f"GET /dump.ttl HTTP/1.1\r\n{HOST}Connection: keep-alive\r\nAccept:  text/turtle \r\n\r\n",
     f"GET /a/b-c.d~e HTTP/1.1\r\n{HOST}Content-Type: text/plain\r\nX-Thing: a, b\r\n\r\n",
+    f"GET /id/urn:nl:ak:mtr:org-02 HTTP/1.1\r\n{HOST}Accept: text/turtle;q=0.9, */*\r\n\r\n",
 )
 #: Heads the lane leaves to gunicorn (each for the reason in its comment).
 NOT_PLAIN = (
@@ -228,3 +232,125 @@ def test_the_files_of_an_older_snapshot_are_closed(tmp_path: Path, sample_dist: 
         assert worker_files(server, second) == [str(second / "context.jsonld")]
     finally:
         server.stop()
+
+
+def sample_urns() -> list[str]:
+    """Every URN the sample content gives its documents (front matter ``id``)."""
+    found = []
+    for path in sorted(SAMPLE_CONTENT.rglob("*.md")):
+        urn = frontmatter.load(path).metadata.get("id")
+        if isinstance(urn, str) and urn.startswith("urn:nl:ak:"):
+            found.append(urn)
+    return found
+
+
+#: Accept headers a page is asked with (the first: none at all).
+ACCEPTS = ("", "text/html", "text/turtle", "application/ld+json;q=0.9, text/turtle;q=0.5")
+
+
+def test_kept_pages_are_the_applications_answers(
+    one_thread: tuple[LiveServer, bytes, Path], make_app: Callable[..., Flask]
+) -> None:
+    """Each page in each format three times on one connection (the second and third from
+    what the worker kept, sent by its poller) is what the application answers in process:
+    status, headers (those gunicorn adds apart) and body."""
+    server, _, dist = one_thread
+    urns = sample_urns()
+    assert len(urns) >= 5
+    client = make_app(dist).test_client()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        for urn, accept in [(urn, accept) for urn in urns for accept in ACCEPTS]:
+            lines = f"Accept: {accept}\r\n" if accept else ""
+            request = f"GET /id/{urn} HTTP/1.1\r\nHost: localhost\r\n{lines}\r\n".encode()
+            answers = [raw_exchange(sock, request, head=False) for _ in range(3)]
+            assert answers[1] == answers[0] and answers[2] == answers[0], (urn, accept)
+            expected = client.get(f"/id/{urn}", headers={"Accept": accept} if accept else {})
+            block, body = answers[0]
+            status, *fields = block.decode("latin-1").split("\r\n")
+            assert status == f"HTTP/1.1 {expected.status}"
+            ours = [tuple(field.split(": ", 1)) for field in fields]
+            added = {"server", "connection"}
+            assert [f for f in ours if f[0].lower() not in added] == list(expected.headers.items())
+            assert body == expected.get_data()
+            expected.close()
+
+
+def test_a_kept_page_is_sent_while_the_only_thread_is_busy(
+    one_thread: tuple[LiveServer, bytes, Path],
+) -> None:
+    server, _, _ = one_thread
+    address = ("127.0.0.1", server.port)
+    urn = sample_urns()[0]
+    request = f"GET /id/{urn} HTTP/1.1\r\nHost: localhost\r\nAccept: text/turtle\r\n\r\n"
+    with socket.create_connection(address, timeout=10) as first:
+        kept = raw_exchange(first, request.encode(), head=False)  # rendered, and kept
+    with socket.create_connection(address, timeout=10) as busy:
+        busy.sendall(
+            b"POST /sparql HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\nquery="
+        )
+        time.sleep(0.5)
+        with socket.create_connection(address, timeout=10) as other:
+            assert raw_exchange(other, request.encode(), head=False) == kept
+        busy.sendall(b"x" * 94)
+        assert busy.recv(65536).startswith(b"HTTP/1.1 ")
+
+
+def kept_files(app: Flask) -> KeptFiles:
+    kept: KeptFiles = app.extensions[EXTENSION]
+    return kept
+
+
+def test_a_page_is_kept_per_accept_header(app: Flask) -> None:
+    """In process: the second request for a page with the same ``Accept`` is answered from
+    what was kept, the same bytes; another ``Accept`` is another answer."""
+    client, kept = app.test_client(), kept_files(app)
+    path = f"/id/{sample_urns()[0]}"
+
+    def ask(accept: str) -> tuple[tuple[str, list[tuple[str, str]], bytes], int]:
+        hits = kept.hits
+        answer = client.get(path, headers={"Accept": accept})
+        seen = (answer.status, list(answer.headers.items()), answer.get_data())
+        answer.close()
+        return seen, kept.hits - hits
+
+    (turtle, _), (turtle_again, turtle_hit) = ask("text/turtle"), ask("text/turtle")
+    (html, _), (html_again, html_hit) = ask("text/html"), ask("text/html")
+    assert turtle == turtle_again and html == html_again and turtle != html
+    assert (turtle_hit, html_hit) == (1, 1)
+    assert ("Content-Type", "text/turtle; charset=utf-8") in turtle[1]
+
+
+def test_no_page_is_kept_without_the_page_cache(
+    make_app: Callable[..., Flask], sample_dist: Path
+) -> None:
+    app = make_app(sample_dist, page_cache_bytes=0)
+    client, kept = app.test_client(), kept_files(app)
+    for _ in range(3):
+        client.get(f"/id/{sample_urns()[0]}").close()
+        client.get("/dump.ttl").close()
+    assert kept.hits == 2  # the dump's second and third
+
+
+def test_an_answer_that_varies_on_more_than_its_key_is_not_kept(app: Flask) -> None:
+    """A page whose ``Vary`` names a header the key does not hold, or larger than a quarter of
+    the bound, is the application's to answer each time."""
+    dataset = app.extensions["kg_snapshots"].refresh().dataset
+    body = b"x" * 100
+
+    def page(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        mark_kept(environ, dataset, None, body)  # type: ignore[arg-type]
+        vary = str(environ.get("QUERY_VARY", "Accept"))
+        start_response("200 OK", [("Content-Length", "100"), ("Vary", vary)])
+        return [body]
+
+    kept = KeptFiles(page, app.extensions["kg_snapshots"], [], lambda *_: True, 1000)
+    counted = []
+    for vary, page_bytes in (("Accept", 1000), ("Accept, Origin", 1000), ("Accept", 399)):
+        kept.page_bytes, kept.hits = page_bytes, 0
+        kept._answers.clear()
+        for _ in range(3):
+            environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/p", "QUERY_VARY": vary}
+            assert b"".join(kept(environ, lambda *_: None)) == body  # type: ignore[arg-type]
+        counted.append(kept.hits)
+    assert counted == [2, 0, 0]

@@ -20,7 +20,7 @@ Every file is served from the folder of the snapshot this request is answered fr
 Every answer with a file is marked as one that can be kept (:func:`mark_kept`): a plain request
 of the same kind (no range, no condition but the file's own ETag) is then answered by
 :class:`server.services.kept_files.KeptFiles` with the same status and headers, without Flask
-(:func:`install_fast_path`).
+(installed by :func:`server.create_app`).
 
 ``/.well-known/void`` describes the dataset in VoID and DCAT (:mod:`server.services.void`), in
 Turtle or, by ``Accept`` / ``?format=``, JSON-LD, N-Triples or RDF/XML.
@@ -33,15 +33,14 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, current_app, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Response as BaseResponse
 
 from kg.manifest import FILES, Manifest, PublishedFile
-from server.http_policy import readable_host
-from server.services.dataset import Snapshots, current_dataset
+from server.services.dataset import current_dataset
 from server.services.formats import GRAPH_FORMATS, choose_format, serialize_triples
-from server.services.kept_files import KeptFiles, install_kept_files, mark_kept, takes_gzip
+from server.services.kept_files import mark_kept, takes_gzip
 from server.services.responses import error_page, not_acceptable
 from server.services.void import describe_dataset
 
@@ -87,11 +86,6 @@ def send_publication_file(file: PublishedFile) -> BaseResponse:
     response.headers["Cache-Control"] = "public, no-cache"
     mark_kept(request.environ, dataset, str(path))
     return response
-
-
-def install_fast_path(app: Flask, snapshots: Snapshots) -> KeptFiles:
-    """Plain requests for the published files answered as the route answered the first one."""
-    return install_kept_files(app, snapshots, [f"/{path}" for path in SERVED], readable_host)
 
 
 def _environ_for_send_file() -> dict[str, object]:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.http import parse_accept_header
+from werkzeug.http import http_date, parse_accept_header
 from werkzeug.wsgi import FileWrapper
 
 if TYPE_CHECKING:
@@ -56,8 +56,14 @@ ENCODINGS_KEPT = 256
 #: Bytes per read when the server has no file wrapper of its own (as Werkzeug's ``send_file``).
 BLOCK = 8192
 
-#: (snapshot, script root, path, method, gzip taken, If-None-Match given)
-Key = tuple[str, str, str, str, bool, bool]
+#: Response ``Vary`` values a kept page may have: what its key holds (``Accept`` as sent).
+VARY_KEPT = frozenset({"accept", "accept-encoding"})
+#: A page larger than this share of the bound on kept pages is not kept.
+LARGEST_SHARE = 4
+
+#: (snapshot, script root, path, method, gzip taken, If-None-Match given, variant: for a page
+#: the ``Accept`` header as sent, for a published file none)
+Key = tuple[str, str, str, str, bool, bool, str]
 
 
 @dataclass(frozen=True)
@@ -66,10 +72,12 @@ class KeptAnswer:
 
     status: str
     headers: tuple[tuple[str, str], ...]
-    #: The file sent (None: no body, a ``304``).
+    #: The file sent (None: no body, a ``304``, or a page's body below).
     file: str | None
     #: The answer's ``ETag`` header as sent (``"…"``), None when it has none.
     etag: str | None
+    #: A page's body (None: a file's answer).
+    body: bytes | None = None
 
 
 def takes_gzip(accept_encoding: str | None) -> bool:
@@ -83,10 +91,13 @@ def snapshot_key(dataset: Dataset) -> str:
     return f"{dataset.version} {dataset.path}"
 
 
-def mark_kept(environ: WSGIEnvironment, dataset: Dataset, file: str | None) -> None:
+def mark_kept(
+    environ: WSGIEnvironment, dataset: Dataset, file: str | None, body: bytes | None = None
+) -> None:
     """Tell :class:`KeptFiles` that this request's answer, from ``dataset``, is the same for
-    every request of its kind (``file``: what it sent, None for no body)."""
-    environ[MARK] = (snapshot_key(dataset), file)
+    every request of its kind (``file``: what it sent, None for no body or for a page whose
+    ``body`` is given)."""
+    environ[MARK] = (snapshot_key(dataset), file, body)
 
 
 class KeptFiles:
@@ -98,11 +109,15 @@ class KeptFiles:
         snapshots: Snapshots,
         paths: Iterable[str],
         readable_host: Callable[[str | None, str | None], bool],
+        page_bytes: int = 0,
     ) -> None:
         self.app = app
         self.snapshots = snapshots
         self.paths = frozenset(paths)
         self.readable_host = readable_host
+        #: Bytes of page bodies kept at most (0: no page is kept).
+        self.page_bytes = page_bytes
+        self._kept_page_bytes = 0
         #: Requests answered from a kept answer (for tests and benchmarks).
         self.hits = 0
         #: Counts the times the kept answers were dropped for a newer snapshot's.
@@ -121,7 +136,7 @@ class KeptFiles:
         body = self._body(environ, kept)
         if body is None:  # the file is gone: the application says what now
             return self._learn(key, environ, start_response)
-        start_response(kept.status, list(kept.headers))
+        start_response(kept.status, _dated(kept.headers))
         self.hits += 1
         return body
 
@@ -140,7 +155,7 @@ class KeptFiles:
     def _key(self, environ: WSGIEnvironment) -> Key | None:
         method = environ.get("REQUEST_METHOD")
         path = environ.get("PATH_INFO", "")
-        if method not in ("GET", "HEAD") or path not in self.paths:
+        if method not in ("GET", "HEAD") or (path not in self.paths and not self.page_bytes):
             return None
         if environ.get("QUERY_STRING") or environ.get("CONTENT_LENGTH", "0") not in ("", "0"):
             return None
@@ -151,7 +166,9 @@ class KeptFiles:
         version = snapshot_key(self.snapshots.refresh().dataset)
         gzip = self._takes_gzip(environ.get("HTTP_ACCEPT_ENCODING"))
         conditional = "HTTP_IF_NONE_MATCH" in environ
-        return (version, environ.get("SCRIPT_NAME", ""), path, method, gzip, conditional)
+        variant = "" if path in self.paths else environ.get("HTTP_ACCEPT", "\0")
+        script = environ.get("SCRIPT_NAME", "")
+        return (version, script, path, method, gzip, conditional, variant)
 
     def _takes_gzip(self, value: str | None) -> bool:
         if value is None:
@@ -166,7 +183,11 @@ class KeptFiles:
         return found
 
     def _body(self, environ: WSGIEnvironment, kept: KeptAnswer) -> Iterable[bytes] | None:
-        if kept.file is None or environ["REQUEST_METHOD"] == "HEAD":
+        if environ["REQUEST_METHOD"] == "HEAD":
+            return ()
+        if kept.body is not None:
+            return [kept.body]
+        if kept.file is None:
             return ()
         try:
             handle = open(kept.file, "rb")  # noqa: SIM115 (the server closes it)
@@ -196,16 +217,44 @@ class KeptFiles:
         if not status.startswith("304 " if key[5] else "200 "):
             return body
         etag = next((value for name, value in headers if name.lower() == "etag"), None)
-        file = None if key[5] else mark[1]  # a 304 has no body
-        self._keep(key, KeptAnswer(status, tuple(headers), file, etag))
+        file, page = (None, None) if key[5] else mark[1:]  # a 304 has no body
+        answer = KeptAnswer(status, tuple(headers), file, etag, page)
+        if self._keepable(key, answer):
+            self._keep(key, answer)
         return body
 
+    def _keepable(self, key: Key, answer: KeptAnswer) -> bool:
+        """A file's answer for a published file's path, a page's (at most a quarter of the
+        bound) for any other; varying (``Vary``) on nothing but what the key holds."""
+        if (answer.body is None) != (key[2] in self.paths):
+            return False
+        if answer.body is not None and len(answer.body) * LARGEST_SHARE > self.page_bytes:
+            return False
+        vary = {
+            part.strip().lower()
+            for name, value in answer.headers
+            if name.lower() == "vary"
+            for part in value.split(",")
+        }
+        return vary <= VARY_KEPT
+
     def _keep(self, key: Key, answer: KeptAnswer) -> None:
+        size = len(answer.body or b"")
         with self._lock:
             if any(old[0] != key[0] for old in self._answers):  # a new snapshot
-                self._answers = {}
+                self._answers, self._kept_page_bytes = {}, 0
                 self.generation += 1
+            if self._kept_page_bytes + size > self.page_bytes:  # pages over the bound: drop them
+                self._answers = {k: a for k, a in self._answers.items() if a.body is None}
+                self._kept_page_bytes = 0
             self._answers[key] = answer
+            self._kept_page_bytes += size
+
+
+def _dated(headers: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """The kept headers, a ``Date`` the application gave (Werkzeug's conditional answers do)
+    given the time of this answer: it is the one header that is not the same each time."""
+    return [(name, http_date() if name.lower() == "date" else value) for name, value in headers]
 
 
 def install_kept_files(
@@ -213,9 +262,11 @@ def install_kept_files(
     snapshots: Snapshots,
     paths: Iterable[str],
     readable_host: Callable[[str | None, str | None], bool],
+    page_bytes: int = 0,
 ) -> KeptFiles:
-    """Put a :class:`KeptFiles` for ``paths`` in front of the Flask application ``app``."""
-    kept = KeptFiles(app.wsgi_app, snapshots, paths, readable_host)
+    """Put a :class:`KeptFiles` for the published files at ``paths`` (and pages, up to
+    ``page_bytes`` of them) in front of the Flask application ``app``."""
+    kept = KeptFiles(app.wsgi_app, snapshots, paths, readable_host, page_bytes)
     app.wsgi_app = kept
     app.extensions[EXTENSION] = kept
     return kept

@@ -17,6 +17,9 @@ microseconds. :func:`cached_page` wraps such a view:
 * a conditional request whose ``If-None-Match`` matches the kept ``ETag`` goes to the view,
   which answers ``304`` without rendering anything; ``HEAD`` is ``GET`` without the body
   (Werkzeug drops it), from the same entry;
+* a kept answer is marked as one the server may send again without Flask
+  (:func:`server.services.kept_files.mark_kept`: a plain request of the same kind, its
+  ``Accept`` header the same, is then answered by the middleware or the worker's poller);
 * the cache is bounded in bytes (body, headers and key), least recently used out first, per
   worker process; an answer larger than a quarter of the bound is not kept (so one huge page
   cannot empty the cache). Threads of a worker share it under a lock.
@@ -45,6 +48,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from kg.config import Settings
 from server.services.dataset import current_dataset
 from server.services.index import current_index
+from server.services.kept_files import mark_kept
 from server.services.representation import FORMATS, negotiate
 
 _EXTENSION_KEY = "kg_page_cache"
@@ -245,11 +249,12 @@ def cached_page(
             cache.start_warming(current_app._get_current_object(), key[0])  # type: ignore[attr-defined]
             entry = cache.get(key)
             if entry is not None and not _revalidates(entry):
+                mark_kept(request.environ, current_dataset(), None, entry.body)
                 return entry.response()
             response = view(*args, **kwargs)
             kept = keepable(response)
-            if kept is not None:
-                cache.put(key, kept)
+            if kept is not None and cache.put(key, kept):
+                mark_kept(request.environ, current_dataset(), None, kept.body)
             return response
 
         return wrapper
