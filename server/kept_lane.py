@@ -22,10 +22,11 @@ lane takes only what gunicorn would read the same way: exactly one complete ``GE
 in HTTP/1.1 that keeps the connection, an origin-form path without a query, escapes or dots,
 no body, no header given twice, none with an underscore, none that gunicorn reads itself
 (``Content-Length``, ``Transfer-Encoding``, ``Expect``, ``Upgrade``, ``SCRIPT_NAME``, the
-forwarding headers). The answer's head is the one gunicorn writes (status line, ``Server``,
-``Date``, ``Connection: keep-alive``, then the kept headers as gunicorn filters them), and the
-access line goes through gunicorn's logger (:mod:`server.access_log`) with the values its
-format reads, the bytes sent counted.
+forwarding headers but the ``X-Forwarded-For`` and ``X-Forwarded-Proto`` of nginx in front).
+The answer's head is the one gunicorn writes (status line, ``Server``, ``Date``,
+``Connection: keep-alive``, then the kept headers as gunicorn filters them), and the access
+line goes through gunicorn's logger (:mod:`server.access_log`) with the values its format
+reads, the bytes of the body counted.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ NOT_PLAIN = frozenset(
         "UPGRADE",
         "HTTP2-SETTINGS",
         "FORWARDED",
-        "X-FORWARDED-FOR",
-        "X-FORWARDED-PROTO",
+        # gunicorn refuses a request whose scheme headers disagree: one of them (nginx's
+        # X-Forwarded-Proto, deploy/) may come, not these beside it.
         "X-FORWARDED-PROTOCOL",
         "X-FORWARDED-SSL",
         "X-FORWARDED-HOST",

@@ -37,6 +37,9 @@ PLAIN = (
     f"GET /dump.ttl HTTP/1.1\r\n{HOST}Connection: keep-alive\r\nAccept:  text/turtle \r\n\r\n",
     f"GET /a/b-c.d~e HTTP/1.1\r\n{HOST}Content-Type: text/plain\r\nX-Thing: a, b\r\n\r\n",
     f"GET /id/urn:nl:ak:mtr:org-02 HTTP/1.1\r\n{HOST}Accept: text/turtle;q=0.9, */*\r\n\r\n",
+    # as nginx in front passes a request on (deploy/nginx.conf.template)
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https"
+    "\r\n\r\n",
 )
 #: Heads the lane leaves to gunicorn (each for the reason in its comment).
 NOT_PLAIN = (
@@ -49,7 +52,7 @@ NOT_PLAIN = (
     f"GET /dump.ttl HTTP/1.1\r\n{HOST}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     f"GET /dump.ttl HTTP/1.1\r\n{HOST}Expect: 100-continue\r\n\r\n",
     f"GET /dump.ttl HTTP/1.1\r\n{HOST}Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
-    f"GET /dump.ttl HTTP/1.1\r\n{HOST}X-Forwarded-Proto: https\r\n\r\n",
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}X-Forwarded-Proto: https\r\nX-Forwarded-Ssl: off\r\n\r\n",
     f"GET /dump.ttl HTTP/1.1\r\n{HOST}X-Long: a\r\n  folded\r\n\r\n",  # obsolete line folding
     f"GET /dump.ttl?x=1 HTTP/1.1\r\n{HOST}\r\n",  # a query
     f"GET /dump%2Ettl HTTP/1.1\r\n{HOST}\r\n",  # an escape
