@@ -8,6 +8,7 @@ so the slightly loose HTML of real pages still gives the tree a browser would bu
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -373,3 +374,30 @@ def lane_job(**overrides: Any) -> dict[str, Any]:
         "stack": 1 << 20,
     }
     return {**job, **overrides}
+
+
+def raw_exchange(sock: socket.socket, request: bytes, head: bool) -> tuple[bytes, bytes]:
+    """Send ``request``; the answer's header block (without its Date line) and body."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection"
+        data += chunk
+    block, _, body = data.partition(b"\r\n\r\n")
+    lines = block.split(b"\r\n")
+    length = next(
+        (
+            int(line.split(b":", 1)[1])
+            for line in lines
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    bodyless = head or lines[0].split()[1] in (b"304", b"204")
+    while not bodyless and len(body) < length:
+        chunk = sock.recv(1 << 20)
+        assert chunk, "the server closed the connection"
+        body += chunk
+    kept = b"\r\n".join(line for line in lines if not line.lower().startswith(b"date:"))
+    return kept, body

@@ -26,6 +26,7 @@ from kg.manifest import FILES
 from server.services.dataset import CHECK_INTERVAL
 from server.services.kept_files import KeptFiles
 from tests.conftest import LiveServer
+from tests.helpers import raw_exchange
 
 #: Served path -> (file name, gzipped variant prebuilt), from the manifest's table of files.
 SERVED = {f"/{file.served_as}": (file.name, file.gzipped) for file in FILES if file.served_as}
@@ -150,33 +151,6 @@ def test_a_new_snapshot_is_not_answered_from_the_old(
     answer.close()
     assert body == changed
     assert etag == f'"{hashlib.sha256(changed).hexdigest()}"'
-
-
-def raw_exchange(sock: socket.socket, request: bytes, head: bool) -> tuple[bytes, bytes]:
-    """Send ``request``; the answer's header block (without its Date line) and body."""
-    sock.sendall(request)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, "the server closed the connection"
-        data += chunk
-    block, _, body = data.partition(b"\r\n\r\n")
-    lines = block.split(b"\r\n")
-    length = next(
-        (
-            int(line.split(b":", 1)[1])
-            for line in lines
-            if line.lower().startswith(b"content-length:")
-        ),
-        0,
-    )
-    bodyless = head or lines[0].split()[1] in (b"304", b"204")
-    while not bodyless and len(body) < length:
-        chunk = sock.recv(1 << 20)
-        assert chunk, "the server closed the connection"
-        body += chunk
-    kept = b"\r\n".join(line for line in lines if not line.lower().startswith(b"date:"))
-    return kept, body
 
 
 def test_fast_path_is_byte_identical_over_http(live_server: LiveServer, sample_dist: Path) -> None:

@@ -26,7 +26,7 @@ from server.kept_lane import HEAD_BYTES, plain_environ
 from server.services.dataset import CHECK_INTERVAL
 from server.services.kept_files import EXTENSION, KeptFiles, mark_kept
 from tests.conftest import SAMPLE_CONTENT, LiveServer
-from tests.test_dumps_fast import raw_exchange
+from tests.helpers import raw_exchange
 
 HOST = "Host: 127.0.0.1:8000\r\n"
 #: Heads the lane takes: what it reads of each must be what gunicorn reads.
@@ -147,27 +147,36 @@ def one_thread(
     server.stop()
 
 
-def test_a_kept_file_is_sent_while_the_only_thread_is_busy(
-    one_thread: tuple[LiveServer, bytes, Path], sample_dist: Path
-) -> None:
-    server, _, _ = one_thread
-    address = ("127.0.0.1", server.port)
-    expected = (sample_dist / "graph.ttl").read_bytes()
-    with socket.create_connection(address, timeout=10) as first:
-        assert raw_exchange(first, get("/dump.ttl"), head=False)[1] == expected  # kept now
+@contextlib.contextmanager
+def the_only_thread_busy(address: tuple[str, int]) -> Iterator[None]:
+    """A request whose body does not come holds the worker's only thread while it waits for
+    it; the body is sent, and the request answered, when the block ends."""
     with socket.create_connection(address, timeout=10) as busy:
-        # A body that does not come holds the worker's only thread while it waits for it.
         busy.sendall(
             b"POST /sparql HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n"
             b"Content-Type: application/x-www-form-urlencoded\r\n\r\nquery="
         )
         time.sleep(0.5)
-        with socket.create_connection(address, timeout=10) as other:
-            block, body = raw_exchange(other, get("/dump.ttl"), head=False)
-        assert block.startswith(b"HTTP/1.1 200 ")
-        assert body == expected
+        yield
         busy.sendall(b"x" * 94)
         assert busy.recv(65536).startswith(b"HTTP/1.1 ")
+
+
+@pytest.mark.parametrize("kind", ["file", "page"])
+def test_a_kept_answer_is_sent_while_the_only_thread_is_busy(
+    one_thread: tuple[LiveServer, bytes, Path], sample_dist: Path, kind: str
+) -> None:
+    server, _, _ = one_thread
+    address = ("127.0.0.1", server.port)
+    page = f"GET /id/{sample_urns()[0]} HTTP/1.1\r\nHost: a\r\nAccept: text/turtle\r\n\r\n"
+    request = get("/dump.ttl") if kind == "file" else page.encode()
+    with socket.create_connection(address, timeout=10) as first:
+        kept = raw_exchange(first, request, head=False)  # answered by a thread, and kept
+    assert kept[0].startswith(b"HTTP/1.1 200 ")
+    if kind == "file":
+        assert kept[1] == (sample_dist / "graph.ttl").read_bytes()
+    with the_only_thread_busy(address), socket.create_connection(address, timeout=10) as other:
+        assert raw_exchange(other, request, head=False) == kept
 
 
 def test_a_client_that_does_not_read_holds_no_thread(
@@ -276,27 +285,6 @@ def test_kept_pages_are_the_applications_answers(
             assert [f for f in ours if f[0].lower() not in added] == list(expected.headers.items())
             assert body == expected.get_data()
             expected.close()
-
-
-def test_a_kept_page_is_sent_while_the_only_thread_is_busy(
-    one_thread: tuple[LiveServer, bytes, Path],
-) -> None:
-    server, _, _ = one_thread
-    address = ("127.0.0.1", server.port)
-    urn = sample_urns()[0]
-    request = f"GET /id/{urn} HTTP/1.1\r\nHost: localhost\r\nAccept: text/turtle\r\n\r\n"
-    with socket.create_connection(address, timeout=10) as first:
-        kept = raw_exchange(first, request.encode(), head=False)  # rendered, and kept
-    with socket.create_connection(address, timeout=10) as busy:
-        busy.sendall(
-            b"POST /sparql HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n"
-            b"Content-Type: application/x-www-form-urlencoded\r\n\r\nquery="
-        )
-        time.sleep(0.5)
-        with socket.create_connection(address, timeout=10) as other:
-            assert raw_exchange(other, request.encode(), head=False) == kept
-        busy.sendall(b"x" * 94)
-        assert busy.recv(65536).startswith(b"HTTP/1.1 ")
 
 
 def kept_files(app: Flask) -> KeptFiles:
