@@ -25,12 +25,13 @@
   (:func:`server.services.responses.error_page`). Routes answer their own ``404`` for an
   unknown URN (with close matches) and ``406`` (with the formats), from the same module.
 
-A plain request for a published file (``/dump.ttl``, …) is answered, after the first of its
-kind, with the status and headers the application gave that first one, without running these
-hooks again (:mod:`server.services.kept_files`; :func:`readable_host` decides which ``Host``
-may take that way). So what a hook adds must depend on nothing but the request's method, path,
-``Accept-Encoding`` and ``If-None-Match``: a hook that reads more of a request must add it to
-the key of :class:`server.services.kept_files.KeptFiles` (or to its ``ASIDE`` headers).
+A plain request for a published file (``/dump.ttl``, …) or a page the page cache keeps is
+answered, after the first of its kind, with the status and headers the application gave that
+first one, without running these hooks again (:mod:`server.services.kept_files`;
+:func:`readable_host` decides which ``Host`` may take that way). So what a hook adds must
+depend on nothing but the request's method, path, ``Accept``, ``Accept-Encoding`` and
+``If-None-Match``: a hook that reads more of a request must add it to the key of
+:class:`server.services.kept_files.KeptFiles` (or to its ``ASIDE`` headers).
 """
 
 from __future__ import annotations

@@ -1,25 +1,33 @@
-"""Published files at static-file speed: the route's answer kept per snapshot and replayed.
+"""Published files and kept pages at static-file speed: the application's answer kept per
+snapshot and replayed.
 
 A file of a snapshot never changes, and neither does the answer to a plain request for it: a
 ``GET`` or ``HEAD`` of ``/dump.ttl`` gets the same status and headers (ETag, digests, CORS,
 security headers, …) every time, given the snapshot, the method, whether ``Accept-Encoding``
 takes gzip, and whether ``If-None-Match`` names the file. Going through Flask for it costs
 about 0.3 ms of Python a request (request context, hooks, routing, ``send_file``, the header
-machinery), several times what the file takes to send (``bench/dumps.py``).
+machinery), several times what the file takes to send (``bench/dumps.py``). The same holds for
+a page the page cache keeps (:mod:`server.services.page_cache`), given also the request's
+``Accept`` header as sent.
 
 :class:`KeptFiles` is a WSGI middleware in front of the Flask application. The first request
 of each kind goes through the application as any other; the route marks its answer as one
-that can be kept (:func:`mark_kept`, with the snapshot it answered from and the file it sent),
-and the middleware records the status and the headers the application gave, after every hook
-(:mod:`server.http_policy`). The next request of that kind is answered with those headers and
-the file, sent by the server's ``wsgi.file_wrapper`` (gunicorn: ``sendfile``), without Flask.
-So the two paths cannot disagree: the kept headers are the application's own.
+that can be kept (:func:`mark_kept`, with the snapshot it answered from and the file it sent,
+or the page's body), and the middleware records the status and the headers the application
+gave, after every hook (:mod:`server.http_policy`). The next request of that kind is answered
+with those headers and the file, sent by the server's ``wsgi.file_wrapper`` (gunicorn:
+``sendfile``), or the body, without Flask; under ``kg serve`` the worker's poller sends it
+(:mod:`server.kept_lane`). So the two paths cannot disagree: the kept headers are the
+application's own (a ``Date`` among them is given the time of each answer).
 
-Only plain requests take the short way: ``GET`` or ``HEAD``, a path of the given set, no query
-string, no body, a ``Host`` the application would accept, no ``Range``, ``If-Range``,
-``If-Modified-Since``, ``If-Match`` or ``If-Unmodified-Since``, and no ``If-None-Match`` other
-than the kept answer's ``ETag`` itself. Everything else goes to the application. Entries are
-per snapshot version: the first one recorded for a new version drops those of the old.
+Only plain requests take the short way: ``GET`` or ``HEAD``, a published file's path or (while
+pages are kept) any other, no query string, no body, a ``Host`` the application would accept,
+no ``Range``, ``If-Range``, ``If-Modified-Since``, ``If-Match`` or ``If-Unmodified-Since``, and
+no ``If-None-Match`` other than the kept answer's ``ETag`` itself. A page is kept only if its
+``Vary`` names nothing but ``Accept`` and ``Accept-Encoding``, and within a bound in bytes (the
+page cache's; when it is reached every kept page is dropped, the files stay). Everything else
+goes to the application. Entries are per snapshot version: the first one recorded for a new
+version drops those of the old.
 """
 
 from __future__ import annotations
@@ -123,6 +131,8 @@ class KeptFiles:
         #: Counts the times the kept answers were dropped for a newer snapshot's.
         self.generation = 0
         self._answers: dict[Key, KeptAnswer] = {}
+        #: The snapshot the kept answers are of (its :func:`snapshot_key`).
+        self._snapshot = ""
         self._encodings: dict[str, bool] = {}
         self._lock = threading.Lock()
 
@@ -241,8 +251,8 @@ class KeptFiles:
     def _keep(self, key: Key, answer: KeptAnswer) -> None:
         size = len(answer.body or b"")
         with self._lock:
-            if any(old[0] != key[0] for old in self._answers):  # a new snapshot
-                self._answers, self._kept_page_bytes = {}, 0
+            if key[0] != self._snapshot:  # a new snapshot: nothing of the old one is kept
+                self._answers, self._kept_page_bytes, self._snapshot = {}, 0, key[0]
                 self.generation += 1
             if self._kept_page_bytes + size > self.page_bytes:  # pages over the bound: drop them
                 self._answers = {k: a for k, a in self._answers.items() if a.body is None}
