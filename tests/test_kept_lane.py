@@ -256,6 +256,7 @@ def sample_urns() -> list[str]:
     return found
 
 
+METHODS = ("GET", "HEAD")
 #: Accept headers a page is asked with (the first: none at all).
 ACCEPTS = ("", "text/html", "text/turtle", "application/ld+json;q=0.9, text/turtle;q=0.5")
 
@@ -263,20 +264,22 @@ ACCEPTS = ("", "text/html", "text/turtle", "application/ld+json;q=0.9, text/turt
 def test_kept_pages_are_the_applications_answers(
     one_thread: tuple[LiveServer, bytes, Path], make_app: Callable[..., Flask]
 ) -> None:
-    """Each page in each format three times on one connection (the second and third from
-    what the worker kept, sent by its poller) is what the application answers in process:
-    status, headers (those gunicorn adds apart) and body."""
+    """Each page in each format, ``GET`` and ``HEAD``, three times on one connection (the
+    second and third from what the worker kept, sent by its poller) is what the application
+    answers in process: status, headers (those gunicorn adds apart) and body."""
     server, _, dist = one_thread
     urns = sample_urns()
     assert len(urns) >= 5
     client = make_app(dist).test_client()
+    cases = [(urn, accept, method) for urn in urns for accept in ACCEPTS for method in METHODS]
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        for urn, accept in [(urn, accept) for urn in urns for accept in ACCEPTS]:
+        for urn, accept, method in cases:
             lines = f"Accept: {accept}\r\n" if accept else ""
-            request = f"GET /id/{urn} HTTP/1.1\r\nHost: localhost\r\n{lines}\r\n".encode()
-            answers = [raw_exchange(sock, request, head=False) for _ in range(3)]
+            request = f"{method} /id/{urn} HTTP/1.1\r\nHost: a\r\n{lines}\r\n".encode()
+            answers = [raw_exchange(sock, request, head=method == "HEAD") for _ in range(3)]
             assert answers[1] == answers[0] and answers[2] == answers[0], (urn, accept)
-            expected = client.get(f"/id/{urn}", headers={"Accept": accept} if accept else {})
+            headers = {"Accept": accept} if accept else {}
+            expected = client.open(f"/id/{urn}", method=method, headers=headers)
             block, body = answers[0]
             status, *fields = block.decode("latin-1").split("\r\n")
             assert status == f"HTTP/1.1 {expected.status}"
