@@ -348,3 +348,19 @@ def test_an_answer_that_varies_on_more_than_its_key_is_not_kept(app: Flask) -> N
             assert b"".join(kept(environ, lambda *_: None)) == body  # type: ignore[arg-type]
         counted.append(kept.hits)
     assert counted == [2, 0, 0]
+
+
+def test_pipelined_requests_are_all_answered_in_order(
+    live_server: LiveServer, sample_dist: Path
+) -> None:
+    """Two requests sent at once are gunicorn's to read (the lane takes one request alone);
+    a third sent while the answers are still coming is answered after them."""
+    expected = (sample_dist / "graph.ttl").read_bytes()
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as sock:
+        raw_exchange(sock, get("/dump.ttl"), head=False)  # kept now
+        sock.sendall(get("/dump.ttl") + b"HEAD /dump.ttl HTTP/1.1\r\nHost: a\r\n\r\n")
+        first = raw_exchange(sock, get("/dump.ttl"), head=False)
+        second = raw_exchange(sock, b"", head=True)
+        third = raw_exchange(sock, b"", head=False)
+    assert first[1] == expected and third[1] == expected
+    assert first[0] == second[0] == third[0]
