@@ -54,7 +54,8 @@ class Answer:
 
 
 def fetch(base: str, path: str, method: str = "GET", **headers: str) -> Answer:
-    """One request (header names with ``_`` for ``-``), nothing followed or decoded."""
+    """One request (header names with ``_`` for ``-``), nothing followed or decoded; a header
+    the answer gives twice has its values joined (RFC 9110 §5.3)."""
     address = urllib.parse.urlsplit(base)
     connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=30)
     try:
@@ -62,7 +63,10 @@ def fetch(base: str, path: str, method: str = "GET", **headers: str) -> Answer:
         connection.request(method, path, headers=named)
         response = connection.getresponse()
         body = response.read()
-        found = {name.lower(): value for name, value in response.getheaders()}
+        found: dict[str, str] = {}
+        for name, value in response.getheaders():  # a field given twice: its values joined
+            key = name.lower()
+            found[key] = f"{found[key]}, {value}" if key in found else value
         return Answer(response.status, found, body)
     finally:
         connection.close()
@@ -244,3 +248,27 @@ def test_a_new_snapshot_is_served_without_reload(front: Front) -> None:
         fetch(front.nginx, "/context.jsonld").body
         == (front.snapshot / "context.jsonld").read_bytes()
     )
+
+
+def test_proxied_answers_are_gzipped_for_a_client_that_takes_gzip(front: Front) -> None:
+    """A page and a SPARQL answer come gzipped through nginx when asked (``Vary``, a weak
+    ETag), and as the application sends them when not; the dumps keep their prebuilt .gz."""
+    query = urllib.parse.urlencode({"query": "SELECT ?p ?o { <urn:nl:ak:mtr:org-02> ?p ?o }"})
+    for path, accept in (
+        ("/id/urn:nl:ak:mtr:org-02", "text/html"),
+        ("/id/urn:nl:ak:mtr:org-02", "text/turtle"),
+        (f"/sparql?{query}", "application/sparql-results+json"),
+    ):
+        plain = fetch(front.app, path, Accept=accept)
+        packed = fetch(front.nginx, path, Accept=accept, Accept_Encoding="gzip")
+        assert packed.headers["content-encoding"] == "gzip", path
+        assert "Accept-Encoding" in packed.headers["vary"].split(", "), path
+        assert gzip.decompress(packed.body) == plain.body, path
+        if "etag" in plain.headers:
+            weak = packed.headers["etag"]
+            assert weak == "W/" + plain.headers["etag"], path
+            again = fetch(
+                front.nginx, path, Accept=accept, Accept_Encoding="gzip", If_None_Match=weak
+            )
+            assert again.status == 304, path  # If-None-Match compares weakly
+        assert "content-encoding" not in fetch(front.nginx, path, Accept=accept).headers

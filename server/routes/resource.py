@@ -96,7 +96,9 @@ def _address(urn: str) -> Callable[[Format], str]:
 
 def _representation(urn: str, fmt: Format) -> Response:
     tag = _etag(urn, fmt)
-    if request.if_none_match.contains(tag):
+    # If-None-Match compares weakly (RFC 9110 §13.1.2): nginx in front gives a gzipped answer
+    # the weak form of the ETag, and a browser sends that back.
+    if request.if_none_match.contains_weak(tag):
         response = Response(status=304)  # nothing is described again
     else:
         response = Response(_body(urn, fmt), content_type=fmt.content_type)

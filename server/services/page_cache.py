@@ -268,9 +268,10 @@ def request_key(variant: str) -> Key:
 
 
 def _revalidates(entry: Entry) -> bool:
-    """Whether the request's ``If-None-Match`` names the kept answer (the view says ``304``)."""
+    """Whether the request's ``If-None-Match`` names the kept answer (the view says ``304``),
+    compared weakly as RFC 9110 §13.1.2 asks (``W/"…"`` names it too)."""
     matches = request.if_none_match
-    return entry.etag is not None and bool(matches) and matches.contains(entry.etag)
+    return entry.etag is not None and bool(matches) and matches.contains_weak(entry.etag)
 
 
 def keepable(response: BaseResponse) -> Entry | None:
