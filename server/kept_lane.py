@@ -19,14 +19,14 @@ with what the application itself answered.
 
 The header block is parsed with httptools (Node's llhttp, in C: about 2 µs a request) and the
 lane takes only what gunicorn would read the same way: exactly one complete ``GET`` or ``HEAD``
-in HTTP/1.1 that keeps the connection, an origin-form path without a query, escapes or dots,
-no body, no header given twice, none with an underscore, none that gunicorn reads itself
-(``Content-Length``, ``Transfer-Encoding``, ``Expect``, ``Upgrade``, ``SCRIPT_NAME``, the
-forwarding headers but the ``X-Forwarded-For`` and ``X-Forwarded-Proto`` of nginx in front).
-The answer's head is the one gunicorn writes (status line, ``Server``, ``Date``,
-``Connection: keep-alive``, then the kept headers as gunicorn filters them), and the access
-line goes through gunicorn's logger (:mod:`server.access_log`) with the values its format
-reads, the bytes of the body counted.
+in HTTP/1.1 (with ``Connection: close`` the connection is closed after the answer), an
+origin-form path without a query, escapes or dots, no body, no header given twice, none with
+an underscore, none that gunicorn reads itself (``Content-Length``, ``Transfer-Encoding``,
+``Expect``, ``Upgrade``, ``SCRIPT_NAME``, the forwarding headers but the ``X-Forwarded-For``
+and ``X-Forwarded-Proto`` of nginx in front). The answer's head is the one gunicorn writes
+(status line, ``Server``, ``Date``, ``Connection``, then the kept headers as gunicorn filters
+them), and the access line goes through gunicorn's logger (:mod:`server.access_log`) with the
+values its format reads, the bytes of the body counted.
 """
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ NOT_PLAIN = frozenset(
         "X-FORWARDED-PORT",
     }
 )
+#: ``Connection`` values the lane takes (gunicorn's reading: the first names the answer's).
+CONNECTION = ("keep-alive", "close")
 #: What gunicorn strips from a header's value.
 BLANKS = " \t"
 #: Kept answers the lane holds ready (then all are forgotten, their files closed).
@@ -138,7 +140,7 @@ def _header_entries(headers: list[tuple[bytes, bytes]]) -> dict[str, str] | None
             return None
         key = "CONTENT_TYPE" if name == "CONTENT-TYPE" else "HTTP_" + name.replace("-", "_")
         value = raw_value.decode("latin-1").strip(BLANKS)
-        if key in environ or (key == "HTTP_CONNECTION" and value.lower() != "keep-alive"):
+        if key in environ or (key == "HTTP_CONNECTION" and value.lower() not in CONNECTION):
             return None
         environ[key] = value
     return environ
@@ -158,6 +160,9 @@ class Sending:
     started: float
     #: Bytes of the body sent (what gunicorn's access line counts).
     sent: int = 0
+    #: Whether the connection is kept alive after the answer (else closed: ``Connection:
+    #: close`` was asked for).
+    keep: bool = True
     #: When the client last took bytes; one that takes none for the lane's time is dropped.
     moved: float = field(default_factory=time.monotonic)
 
@@ -231,17 +236,19 @@ class KeptLane:
         if isinstance(client, tuple):
             environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = str(client[0]), str(client[1])
         body = answer.body if get and answer.body is not None else b""
-        head = b"HTTP/1.1 %s\r\nServer: %s\r\nDate: %s\r\nConnection: keep-alive\r\n%s%s" % (
+        keep = environ.get("HTTP_CONNECTION", "").lower() != "close"
+        head = b"HTTP/1.1 %s\r\nServer: %s\r\nDate: %s\r\nConnection: %s\r\n%s%s" % (
             answer.status.encode("latin-1"),
             SERVER.encode("latin-1"),
             self._http_date().encode("latin-1"),
+            CONNECTION[not keep].encode("ascii"),
             ready.tail,
             body,
         )
         self.sending += 1
         file, left = (ready.file, ready.length) if get and ready.file is not None else (None, 0)
         sending = Sending(memoryview(head), file, 0, left, environ, answer.status, time.time())
-        sending.sent = len(body)  # a page's body goes with the head
+        sending.sent, sending.keep = len(body), keep  # a page's body goes with the head
         return sending
 
     def ended(self, sending: Sending) -> None:

@@ -198,6 +198,9 @@ class Worker(ThreadWorker):  # type: ignore[misc]
             return
         connection.sending = None
         self.lane.ended(sending)
+        if not sending.keep:  # Connection: close
+            self._linger(connection)
+            return
         self.pending_conns.remove(connection)
         connection.timeout = time.monotonic() + self.cfg.keepalive
         self.keepalived_conns.append(connection)
@@ -213,12 +216,25 @@ class Worker(ThreadWorker):  # type: ignore[misc]
         client might lose the answer."""
         try:
             client.send(_TOO_LARGE)
-            client.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._drop(connection)
+            return
+        self._linger(connection)
+
+    def _linger(self, connection: _Connection) -> None:
+        """Close the sending side after an answer that ends the connection, and read and drop
+        what the client still sends until it closes too (at most :data:`HEADER_SECONDS`): as
+        gunicorn's graceful close, in the poller."""
+        try:
+            connection.sock.shutdown(socket.SHUT_WR)
         except OSError:
             self._drop(connection)
             return
         connection.early = b""
-        self.poller.modify(client, selectors.EVENT_READ, partial(self._discard, connection))
+        connection.timeout = time.monotonic() + HEADER_SECONDS
+        self.poller.modify(
+            connection.sock, selectors.EVENT_READ, partial(self._discard, connection)
+        )
 
     def _discard(self, connection: _Connection, client: socket.socket) -> None:
         try:

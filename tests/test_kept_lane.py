@@ -37,6 +37,7 @@ PLAIN = (
     f"GET /dump.ttl HTTP/1.1\r\n{HOST}Connection: keep-alive\r\nAccept:  text/turtle \r\n\r\n",
     f"GET /a/b-c.d~e HTTP/1.1\r\n{HOST}Content-Type: text/plain\r\nX-Thing: a, b\r\n\r\n",
     f"GET /id/urn:nl:ak:mtr:org-02 HTTP/1.1\r\n{HOST}Accept: text/turtle;q=0.9, */*\r\n\r\n",
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}Connection: close\r\n\r\n",
     # as nginx in front passes a request on (deploy/nginx.conf.template)
     f"GET /dump.ttl HTTP/1.1\r\n{HOST}X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https"
     "\r\n\r\n",
@@ -45,7 +46,7 @@ PLAIN = (
 NOT_PLAIN = (
     f"POST /dump.ttl HTTP/1.1\r\n{HOST}\r\n",  # not GET or HEAD
     f"GET /dump.ttl HTTP/1.0\r\n{HOST}\r\n",  # HTTP/1.0
-    f"GET /dump.ttl HTTP/1.1\r\n{HOST}Connection: close\r\n\r\n",  # not kept alive
+    f"GET /dump.ttl HTTP/1.1\r\n{HOST}Connection: Upgrade\r\n\r\n",
     f"GET /dump.ttl HTTP/1.1\r\n{HOST}{HOST}\r\n",  # a header twice
     f"GET /dump.ttl HTTP/1.1\r\n{HOST}Accept_Encoding: gzip\r\n\r\n",  # an underscore
     f"GET /dump.ttl HTTP/1.1\r\n{HOST}Content-Length: 0\r\n\r\n",  # gunicorn reads it
@@ -388,3 +389,37 @@ def test_pipelined_requests_are_all_answered_in_order(
         [line for line in block.split(b"\r\n") if not line.startswith(b"Date:")] for block, _ in got
     ]
     assert heads[0] == heads[1] == heads[2]
+
+
+def until_closed(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(1 << 20):
+        data += chunk
+    return data
+
+
+def test_connection_close_is_answered_then_the_connection_closed(
+    one_thread: tuple[LiveServer, bytes, Path], sample_dist: Path
+) -> None:
+    """A request with ``Connection: close`` (as Python's urllib sends) takes the lane too (its
+    answer comes while the only thread is busy): the same answer as gunicorn's, then the
+    server closes the connection."""
+    server, _, _ = one_thread
+    address = ("127.0.0.1", server.port)
+    close = "GET {} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(address, timeout=10) as first:
+        raw_exchange(first, get("/dump.ttl"), head=False)  # kept now
+    with socket.create_connection(address, timeout=10) as routed:
+        routed.sendall(close.format("/dump.ttl?via=route").encode())
+        expected = until_closed(routed)
+    with the_only_thread_busy(address), socket.create_connection(address, timeout=10) as sock:
+        sock.sendall(close.format("/dump.ttl").encode())
+        got = until_closed(sock)
+
+    def undated(answer: bytes) -> tuple[list[bytes], bytes]:
+        block, _, body = answer.partition(b"\r\n\r\n")
+        return [line for line in block.split(b"\r\n") if not line.startswith(b"Date:")], body
+
+    assert undated(got) == undated(expected)
+    assert b"Connection: close" in undated(got)[0]
+    assert undated(got)[1] == (sample_dist / "graph.ttl").read_bytes()
