@@ -37,7 +37,8 @@ from werkzeug.http import parse_accept_header
 
 from kg.cli import main
 from kg.config import SettingsError, load_settings
-from server.services.pool_child import evaluate_job
+from server.routes.sparql import accepted
+from server.services.pool_child import Outcome, evaluate_job
 from server.services.query import QueryRequest, job_for
 from server.services.remote_store import RemoteStore, StoreGraphs, StoreUnavailable, _Answered
 from server.services.sparql_text import with_prefixes
@@ -527,11 +528,13 @@ class _KeptAlive(socketserver.BaseRequestHandler):
             server.forms.append(urllib.parse.parse_qs(body.decode()))
             path = head.split(b" ")[1].decode()
             sock.sendall(_kept_alive_answer(path))
-            if path in ("/close", "/drop"):
+            if path in ("/close", "/drop") or path in _CLOSING:
                 return
 
 
 def _kept_alive_answer(path: str) -> bytes:
+    if path in _RAW:
+        return _RAW[path]
     if path == "/graph":  # three triples, one of them twice
         lines = [f"<urn:x:{n}> <urn:x:p> <urn:x:o> .\n" for n in (0, 1, 1, 2)]
         triples = "".join(lines).encode()
@@ -548,6 +551,36 @@ def _kept_alive_answer(path: str) -> bytes:
     if path == "/close":
         head += "Connection: close\r\n"
     return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def _raw_answer(head: str, body: bytes, length: bool = True) -> bytes:
+    """``head`` (status line and headers), the body's length when ``length``, the body."""
+    size = f"Content-Length: {len(body)}\r\n" if length else ""
+    return f"{head}{size}\r\n".encode() + body
+
+
+_ROWS = json.dumps(
+    {
+        "head": {"vars": ["s"]},
+        "results": {"bindings": [{"s": {"type": "uri", "value": f"urn:x:{n}"}} for n in range(3)]},
+    }
+).encode()
+_OK = "HTTP/1.1 200 OK\r\nContent-Type: application/sparql-results+json\r\n"
+_QUADS = b"<urn:x:0> <urn:x:p> <urn:x:o> <urn:x:g> .\n<urn:x:0> <urn:x:p> <urn:x:o> .\n"
+#: Answers sent as they are, byte for byte; those of :data:`_CLOSING` close the connection.
+_RAW = {
+    "/interim": b"HTTP/1.1 100 Continue\r\n\r\n" + _raw_answer(_OK, _ROWS),
+    "/until-closed": _raw_answer(_OK.replace("HTTP/1.1", "HTTP/1.0"), _ROWS, length=False),
+    "/trailing": _raw_answer(_OK, _ROWS) + b"HTTP/1.1 200 OK\r\n",
+    "/trailing-junk": _raw_answer(_OK, _ROWS) + b"SPARQL!\r\n",
+    "/not-http": b"SPARQL!\r\n\r\n",
+    "/cut-body": _raw_answer(_OK + "Content-Length: 500\r\n", b"{}", length=False),
+    "/long-head": _raw_answer(_OK + "X-Long: " + "a" * (1 << 17) + "\r\n", _ROWS),
+    "/many-fields": _raw_answer(_OK + "X-Field: 1\r\n" * 101, _ROWS),
+    "/says-too-large": _raw_answer(_OK + "Content-Length: 4096\r\n", b"{", length=False),
+    "/nquads": _raw_answer("HTTP/1.1 200 OK\r\nContent-Type: application/n-quads\r\n", _QUADS),
+}
+_CLOSING = frozenset({"/until-closed", "/not-http", "/cut-body", "/long-head"})
 
 
 class _KeptAliveServer(socketserver.ThreadingTCPServer):
@@ -596,6 +629,76 @@ def test_queries_share_a_kept_connection_while_the_store_keeps_it(
         assert form["default-graph-uri"] == [DATA, "urn:nl:ak:graph:ontology"]
         assert form["named-graph-uri"] == [DATA]
         assert 0 < int(form["timeout"][0]) <= 5000
+
+
+def _store(server: _KeptAliveServer, path: str, max_bytes: int = 1 << 20) -> RemoteStore:
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}{path}"
+    return RemoteStore(endpoint, StoreGraphs((DATA,), (DATA,)), 10.0, max_bytes)
+
+
+def _asked(store: RemoteStore, text: str = "SELECT * {}") -> Outcome:
+    accept = parse_accept_header("application/n-triples, application/json", MIMEAccept)
+    request = QueryRequest(text, accept=accept)
+    return store.answer(job_for(request, store.max_answer_bytes), 10.0)
+
+
+@pytest.mark.parametrize(
+    ("path", "connections"),
+    [("/interim", 1), ("/until-closed", 3), ("/trailing", 3), ("/trailing-junk", 3)],
+)
+def test_an_answer_is_read_as_http_reads_it(
+    kept_alive: _KeptAliveServer, path: str, connections: int
+) -> None:
+    """An interim ``100 Continue`` is passed over; an answer without a length ends where the
+    store closes the connection; bytes after a whole answer (another answer's start, or
+    anything) leave the answer whole, and the connection is not used again."""
+    store = _store(kept_alive, path)
+    for _ in range(3):
+        outcome = _asked(store)
+        assert outcome[0] == "answer", outcome
+        assert json.loads(outcome[2]) == json.loads(_ROWS)
+    assert len(kept_alive.connections) == connections
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/not-http", "unavailable"),
+        ("/cut-body", "unavailable"),
+        ("/long-head", "unavailable"),
+        ("/many-fields", "unavailable"),
+        ("/says-too-large", "too-large"),  # at once, not at the timeout: the body never comes
+    ],
+)
+def test_an_answer_that_is_not_http_or_too_large_is_refused(
+    kept_alive: _KeptAliveServer, path: str, kind: str
+) -> None:
+    """Not HTTP, closed before its length, a head of more than 64 KiB or 100 fields: the
+    store's failure (``503``); a length over the byte cap: too large, before any body."""
+    outcome = _asked(_store(kept_alive, path, max_bytes=1024))
+    assert outcome[0] == kind, outcome
+
+
+def test_a_graph_answer_in_quads_is_its_triples_each_once(kept_alive: _KeptAliveServer) -> None:
+    """A store that answers a CONSTRUCT in N-Quads (not what it was asked for): its triples,
+    the graphs left out, each once."""
+    outcome = _asked(_store(kept_alive, "/nquads"), "CONSTRUCT WHERE { ?s ?p ?o }")
+    assert outcome[:2] == ("answer", "ntriples")
+    assert outcome[2] == b"<urn:x:0> <urn:x:p> <urn:x:o> .\n"
+
+
+@pytest.mark.parametrize("header", [None, "text/csv", ", ".join(["text/plain;q=0.1"] * 40)])
+def test_the_accept_header_is_read_as_werkzeug_reads_it(header: str | None) -> None:
+    """``/sparql`` reads a short ``Accept`` header once for every request that sends it (a
+    long one each time): the ranges werkzeug reads."""
+    headers = {} if header is None else {"Accept": header}
+    app = Flask(__name__)
+    read = []
+    for _ in range(2):
+        with app.test_request_context(headers=headers):
+            read.append(accepted())
+            assert read[-1] == parse_accept_header(header, MIMEAccept)
+    assert (read[0] is read[1]) == (len(header or "") <= 512)
 
 
 @pytest.mark.parametrize(("max_rows", "truncated"), [(2, True), (3, False)])

@@ -64,6 +64,9 @@ class Admission:
 
     def __init__(self, folder: Path, per_client: int, total: int) -> None:
         self.folder = folder
+        #: The folder as text, ended by a separator: a slot's path is one concatenation (a
+        #: ``Path`` joined per slot tried: 18 µs a ticket taken and given back, not 12).
+        self._prefix = os.path.join(folder, "")
         self.per_client = per_client
         self.total = total
 
@@ -95,7 +98,7 @@ class Admission:
         start = threading.get_native_id()
         for step in range(slots):
             number = (start + step) % slots
-            descriptor = os.open(self.folder / f"{prefix}-{number}", os.O_RDWR | os.O_CREAT, 0o600)
+            descriptor = os.open(f"{self._prefix}{prefix}-{number}", os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

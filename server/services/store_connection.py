@@ -8,14 +8,13 @@ read another. Three things are decided here:
   of one of its few HTTP threads) to every lookup; each :class:`Connections` keeps the idle
   connections of its endpoint and hands one to the next request. A request is one write of
   the request line, headers and body (so Nagle's algorithm has nothing to hold back, and the
-  store reads it at once); the answer is read by ``http.client.HTTPResponse``, the standard
-  library's parser of HTTP/1.1 answers (chunks, lengths, whether the store keeps the
-  connection). ``http.client.HTTPConnection`` is not used: its checks of every header and its
-  two writes cost 0.07 ms of the 1.4 ms of processor time a lookup took in the worker. A kept
-  connection the store has closed meanwhile fails before any answer arrives; the request is
-  then sent once more on a new connection (a query changes nothing, so sending it twice is
-  harmless). A forked worker (gunicorn preloads the application) forgets the connections of
-  the process it was copied from.
+  store reads it at once; ``http.client.HTTPConnection``'s checks of every header and its two
+  writes cost 0.07 ms of the 1.4 ms of processor time a lookup took in the worker); the
+  answer is read by :mod:`server.services.store_reply`. A kept connection the store has
+  closed meanwhile fails before any answer arrives; the request is then sent once more on a
+  new connection (a query changes nothing, so sending it twice is harmless). A forked worker
+  (gunicorn preloads the application) forgets the connections of the process it was copied
+  from.
 * **The deadline.** The whole answer must arrive before it (not each read): every wait on the
   socket is bounded by the time left, and the deadline is passed to the store as the
   ``timeout`` parameter in milliseconds (Virtuoso stops the query then; Oxigraph server
@@ -36,8 +35,7 @@ read another. Three things are decided here:
   is sent once, with all its time. (Oxigraph server ignores the parameter and goes on with a
   query after its client has gone: only its operator's limits bound that.)
 
-Nothing here follows a redirect or uses a proxy (``http.client`` does neither): the server
-contacts the configured URL only.
+Nothing here follows a redirect or uses a proxy: the server contacts the configured URL only.
 """
 
 from __future__ import annotations
@@ -59,9 +57,8 @@ from email.message import Message
 from functools import cached_property
 
 from server.services.admission import ClientBusy, ServerBusy
+from server.services.store_reply import DeadlinePassed, bound, receive
 
-#: Bytes read from the socket at a time.
-CHUNK = 1 << 16
 #: Seconds a heavy query without a slot may still take before it is refused.
 GRACE_SECONDS = 2.0
 #: Idle connections kept per endpoint and process (a worker's threads share them).
@@ -75,16 +72,8 @@ _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 Admit = Callable[[], AbstractContextManager[object]]
 
 
-class DeadlinePassed(TimeoutError):
-    """The answer (or all of it) did not arrive before the deadline."""
-
-
 class _Partial(DeadlinePassed):
     """Virtuoso stopped the query at the ``timeout`` it was sent (``X-SQL-State: S1TAT``)."""
-
-
-class AnswerOverCap(ValueError):
-    """The answer has more bytes than the caller allows."""
 
 
 @dataclass(frozen=True)
@@ -201,23 +190,15 @@ class Connections:
         milliseconds = max(1, math.floor((store_deadline - time.monotonic()) * 1000))
         body = exchange.data + b"&timeout=%d" % milliseconds
         head = f"Accept: {exchange.accept}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-        _bound(sock, exchange.deadline)
+        bound(sock, exchange.deadline)
         sock.sendall(self._head + head + body)
         if gate is not None:
             gate.wait(sock, exchange, store_deadline)
-        if not _readable(sock, exchange.deadline):
-            raise DeadlinePassed
-        _bound(sock, exchange.deadline)
-        response = http.client.HTTPResponse(sock, method="POST")
-        try:
-            response.begin()
-            payload = _read(response, sock, exchange)
-        finally:
-            response.close()  # its reader of the socket, not the socket
-        if response.headers.get("X-SQL-State", "").strip() == _PARTIAL:
+        answer, keep = receive(sock, exchange.deadline, exchange.max_bytes)
+        if answer.headers.get("X-SQL-State", "").strip() == _PARTIAL:
             raise _Partial  # Virtuoso stopped it at its timeout and answered what it had
-        reply = Reply(response.status, response.reason, response.headers, payload)
-        return reply, not response.will_close
+        reply = Reply(answer.status, answer.reason, answer.headers, b"".join(answer.chunks))
+        return reply, keep
 
     def _checkout(self, deadline: float, fresh: bool = False) -> tuple[socket.socket, bool]:
         with self._lock:
@@ -301,14 +282,6 @@ class _Gate:
             ticket.__exit__(None, None, None)
 
 
-def _bound(sock: socket.socket, deadline: float) -> None:
-    """The next waits on ``sock`` end at ``deadline`` at the latest."""
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise DeadlinePassed
-    sock.settimeout(remaining)
-
-
 def _readable(sock: socket.socket, until: float) -> bool:
     """Whether the store has sent something (or hung up) before ``until`` (``poll``: a worker
     may hold more than ``select``'s 1,024 descriptors)."""
@@ -318,25 +291,3 @@ def _readable(sock: socket.socket, until: float) -> bool:
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(math.ceil(remaining * 1000)))
-
-
-def _read(response: http.client.HTTPResponse, sock: socket.socket, exchange: Exchange) -> bytes:
-    """The body, until the deadline and at most ``max_bytes``: every read waits at most the
-    time left."""
-    if response.length is not None and response.length > exchange.max_bytes:
-        raise AnswerOverCap(f"the answer has more than {exchange.max_bytes} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        remaining = exchange.deadline - time.monotonic()
-        if remaining <= 0:
-            raise DeadlinePassed
-        sock.settimeout(remaining)
-        chunk = response.read1(CHUNK)
-        size += len(chunk)
-        if size > exchange.max_bytes:
-            raise AnswerOverCap(f"the answer has more than {exchange.max_bytes} bytes")
-        chunks.append(chunk)
-        if not chunk or response.length == 0:
-            response.close()  # all of it read: the connection may carry the next request
-            return b"".join(chunks)
