@@ -69,6 +69,8 @@ NOT_PLAIN = frozenset(
 CONNECTION = ("keep-alive", "close")
 #: What gunicorn strips from a header's value.
 BLANKS = " \t"
+#: Request heads whose reading the lane remembers (then all are forgotten).
+HEADS_KEPT = 256
 #: Kept answers the lane holds ready (then all are forgotten, their files closed).
 READY_KEPT = 256
 #: Characters a lane path may have (RFC 3986 ``pchar`` but ``;`` and escapes, and ``/``).
@@ -215,13 +217,14 @@ class KeptLane:
         self._generation = -1
         self._retired: list[int] = []
         self._date = (0, "")
+        self._heads: dict[bytes, dict[str, str]] = {}
 
     def start(self, data: bytes, client: Any) -> Sending | None:
         """The kept answer to the request head ``data`` from ``client`` (its address), ready to
         send; None if it has none (or its file is not the one kept: the application answers)."""
         if not self.loggable:
             return None
-        environ = plain_environ(data, self.script_name, self.most_fields)
+        environ = self._read(data)
         if environ is None:
             return None
         answer = self.kept.find(environ)
@@ -250,6 +253,19 @@ class KeptLane:
         sending = Sending(memoryview(head), file, 0, left, environ, answer.status, time.time())
         sending.sent, sending.keep = len(body), keep  # a page's body goes with the head
         return sending
+
+    def _read(self, data: bytes) -> dict[str, str] | None:
+        """:func:`plain_environ` of ``data`` (a copy: the caller adds to it), remembered for
+        the same bytes: a client asks for the same file or page with the same head again."""
+        read = self._heads.get(data)
+        if read is None:
+            read = plain_environ(data, self.script_name, self.most_fields)
+            if read is None:
+                return None
+            if len(self._heads) >= HEADS_KEPT:
+                self._heads.clear()
+            self._heads[data] = read
+        return dict(read)
 
     def ended(self, sending: Sending) -> None:
         """An answer is sent (or its client gone): its access line, through gunicorn's
