@@ -9,7 +9,7 @@ so the slightly loose HTML of real pages still gives the tree a browser would bu
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -401,3 +401,8 @@ def raw_exchange(sock: socket.socket, request: bytes, head: bool) -> tuple[bytes
         body += chunk
     kept = b"\r\n".join(line for line in lines if not line.lower().startswith(b"date:"))
     return kept, body
+
+
+def undated(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The headers, a ``Date``'s value left out (the clock's, not the answer's)."""
+    return [(name, "-" if name.lower() == "date" else value) for name, value in headers]

@@ -16,7 +16,7 @@ import json
 import shutil
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,7 @@ from kg.manifest import FILES
 from server.services.dataset import CHECK_INTERVAL
 from server.services.kept_files import KeptFiles
 from tests.conftest import LiveServer
-from tests.helpers import raw_exchange
+from tests.helpers import raw_exchange, undated
 
 #: Served path -> (file name, gzipped variant prebuilt), from the manifest's table of files.
 SERVED = {f"/{file.served_as}": (file.name, file.gzipped) for file in FILES if file.served_as}
@@ -61,11 +61,6 @@ def request_headers(dist: Path, path: str, encoding: str, condition: str) -> dic
     elif condition == "range":
         headers["Range"] = "bytes=2-9"
     return headers
-
-
-def undated(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The headers, a ``Date``'s value left out (the clock's, not the answer's)."""
-    return [(name, "-" if name.lower() == "date" else value) for name, value in headers]
 
 
 def kept_files(app: Flask) -> KeptFiles:

@@ -26,7 +26,7 @@ from server.kept_lane import HEAD_BYTES, plain_environ
 from server.services.dataset import CHECK_INTERVAL
 from server.services.kept_files import EXTENSION, KeptFiles, mark_kept
 from tests.conftest import SAMPLE_CONTENT, LiveServer
-from tests.helpers import raw_exchange
+from tests.helpers import raw_exchange, undated
 
 HOST = "Host: 127.0.0.1:8000\r\n"
 #: Heads the lane takes: what it reads of each must be what gunicorn reads.
@@ -163,21 +163,29 @@ def the_only_thread_busy(address: tuple[str, int]) -> Iterator[None]:
         assert busy.recv(65536).startswith(b"HTTP/1.1 ")
 
 
-@pytest.mark.parametrize("kind", ["file", "page"])
+@pytest.mark.parametrize("kind", ["file", "page", "revalidated page"])
 def test_a_kept_answer_is_sent_while_the_only_thread_is_busy(
     one_thread: tuple[LiveServer, bytes, Path], sample_dist: Path, kind: str
 ) -> None:
+    """A kept file, a kept page, and the ``304`` to a request naming a kept page's ``ETag``
+    (a browser's or a crawler's revalidation)."""
     server, _, _ = one_thread
     address = ("127.0.0.1", server.port)
-    page = f"GET /id/{sample_urns()[0]} HTTP/1.1\r\nHost: a\r\nAccept: text/turtle\r\n\r\n"
-    request = get("/dump.ttl") if kind == "file" else page.encode()
+    page = f"GET /id/{sample_urns()[0]} HTTP/1.1\r\nHost: a\r\nAccept: text/turtle\r\n"
+    request = get("/dump.ttl") if kind == "file" else f"{page}\r\n".encode()
     with socket.create_connection(address, timeout=10) as first:
         kept = raw_exchange(first, request, head=False)  # answered by a thread, and kept
-    assert kept[0].startswith(b"HTTP/1.1 200 ")
+        if kind == "revalidated page":
+            fields = dict(line.split(b": ", 1) for line in kept[0].split(b"\r\n")[1:])
+            etag = fields[b"ETag"].decode()
+            request = f"{page}If-None-Match: {etag}\r\n\r\n".encode()
+            kept = raw_exchange(first, request, head=True)
+    status = b"HTTP/1.1 304 " if kind == "revalidated page" else b"HTTP/1.1 200 "
+    assert kept[0].startswith(status)
     if kind == "file":
         assert kept[1] == (sample_dist / "graph.ttl").read_bytes()
     with the_only_thread_busy(address), socket.create_connection(address, timeout=10) as other:
-        assert raw_exchange(other, request, head=False) == kept
+        assert raw_exchange(other, request, head=kind == "revalidated page") == kept
 
 
 def test_a_client_that_does_not_read_holds_no_thread(
@@ -296,9 +304,13 @@ def kept_files(app: Flask) -> KeptFiles:
     return kept
 
 
-def test_a_page_is_kept_per_accept_header(app: Flask) -> None:
+def test_a_page_is_kept_per_accept_header(
+    make_app: Callable[..., Flask], sample_dist: Path
+) -> None:
     """In process: the second request for a page with the same ``Accept`` is answered from
-    what was kept, the same bytes; another ``Accept`` is another answer."""
+    what was kept, the same bytes; another ``Accept`` is another answer; so is the ``304`` to
+    a request that names the page's ``ETag``."""
+    app = make_app(sample_dist)
     client, kept = app.test_client(), kept_files(app)
     path = f"/id/{sample_urns()[0]}"
 
@@ -314,6 +326,16 @@ def test_a_page_is_kept_per_accept_header(app: Flask) -> None:
     assert turtle == turtle_again and html == html_again and turtle != html
     assert (turtle_hit, html_hit) == (1, 1)
     assert ("Content-Type", "text/turtle; charset=utf-8") in turtle[1]
+    # A revalidation: the view's 304 the first time, then the kept one, the same.
+    etag = dict(turtle[1])["ETag"]
+    revalidated = []
+    for _ in range(2):
+        hits = kept.hits
+        answer = client.get(path, headers={"Accept": "text/turtle", "If-None-Match": etag})
+        revalidated.append((answer.status, undated(answer.headers.items()), kept.hits - hits))
+        answer.close()
+    assert [hit for *_, hit in revalidated] == [0, 1]
+    assert revalidated[0][:2] == revalidated[1][:2] and revalidated[0][0] == "304 NOT MODIFIED"
 
 
 def test_no_page_is_kept_without_the_page_cache(

@@ -235,8 +235,9 @@ class KeptFiles:
 
     def _keepable(self, key: Key, answer: KeptAnswer) -> bool:
         """A file's answer for a published file's path, a page's (at most a quarter of the
-        bound) for any other; varying (``Vary``) on nothing but what the key holds."""
-        if (answer.body is None) != (key[2] in self.paths):
+        bound) for any other, or a ``304`` of either; varying (``Vary``) on nothing but what
+        the key holds."""
+        if not key[5] and (answer.body is None) != (key[2] in self.paths):
             return False
         if answer.body is not None and len(answer.body) * LARGEST_SHARE > self.page_bytes:
             return False

@@ -19,7 +19,8 @@ microseconds. :func:`cached_page` wraps such a view:
   (Werkzeug drops it), from the same entry;
 * a kept answer is marked as one the server may send again without Flask
   (:func:`server.services.kept_files.mark_kept`: a plain request of the same kind, its
-  ``Accept`` header the same, is then answered by the middleware or the worker's poller);
+  ``Accept`` header the same, is then answered by the middleware or the worker's poller), and
+  so is the view's ``304`` to a request whose ``If-None-Match`` names the kept ``ETag``;
 * the cache is bounded in bytes (body, headers and key), least recently used out first, per
   worker process; an answer larger than a quarter of the bound is not kept (so one huge page
   cannot empty the cache). Threads of a worker share it under a lock.
@@ -255,6 +256,8 @@ def cached_page(
             kept = keepable(response)
             if kept is not None and cache.put(key, kept):
                 mark_kept(request.environ, current_dataset(), None, kept.body)
+            elif response.status_code == 304:  # the same for every request naming this ETag
+                mark_kept(request.environ, current_dataset(), None)
             return response
 
         return wrapper
