@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -41,14 +42,14 @@ ENVIRON_READ = (
 )
 
 
-class _Sent:
-    """What gunicorn reads of a response for its own values: status and bytes sent."""
+@dataclass(frozen=True)
+class Sent:
+    """What gunicorn's own values read of a response: its status and the bytes of its body
+    sent (the worker's poller logs its kept answers with one, :mod:`server.kept_lane`)."""
 
+    status: str
+    sent: int | None
     headers: tuple[tuple[str, str], ...] = ()
-
-    def __init__(self, response: Any) -> None:
-        self.status = response.status
-        self.sent = getattr(response, "sent", None)
 
 
 class AccessLogger(Logger):  # type: ignore[misc]
@@ -66,7 +67,8 @@ class AccessLogger(Logger):  # type: ignore[misc]
             every: dict[str, Any] = super().atoms(resp, req, environ, request_time)
             return every
         read = {name: environ[name] for name in ENVIRON_READ if name in environ}
-        found: dict[str, Any] = super().atoms(_Sent(resp), (), read, request_time)
+        sent = Sent(resp.status, getattr(resp, "sent", None))
+        found: dict[str, Any] = super().atoms(sent, (), read, request_time)
         return found
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:

@@ -43,6 +43,8 @@ import httptools
 from gunicorn import SERVER
 from gunicorn.util import is_hoppish
 
+from server.access_log import Sent
+
 if TYPE_CHECKING:
     from server.services.kept_files import KeptAnswer, KeptFiles
 
@@ -250,9 +252,17 @@ class KeptLane:
         )
         self.sending += 1
         file, left = (ready.file, ready.length) if get and ready.file is not None else (None, 0)
-        sending = Sending(memoryview(head), file, 0, left, environ, answer.status, time.time())
-        sending.sent, sending.keep = len(body), keep  # a page's body goes with the head
-        return sending
+        return Sending(
+            memoryview(head),
+            file,
+            0,
+            left,
+            environ,
+            answer.status,
+            time.time(),
+            sent=len(body),  # a page's body goes with the head
+            keep=keep,
+        )
 
     def _read(self, data: bytes) -> dict[str, str] | None:
         """:func:`plain_environ` of ``data`` (a copy: the caller adds to it), remembered for
@@ -273,7 +283,7 @@ class KeptLane:
         self.sending -= 1
         self._close_retired()
         took = timedelta(seconds=time.time() - sending.started)
-        self.log.access(_Logged(sending.status, sending.sent), None, sending.environ, took)
+        self.log.access(Sent(sending.status, sending.sent), None, sending.environ, took)
 
     def _prepared(self, answer: KeptAnswer) -> _Ready:
         if self.kept.generation != self._generation or len(self._ready) >= READY_KEPT:
@@ -313,15 +323,6 @@ def _head_tail(answer: KeptAnswer) -> tuple[bytes, int]:
     lines = "".join(f"{name}: {value}\r\n" for name, value in kept if not is_hoppish(name))
     length = next((int(v) for n, v in kept if n.lower() == "content-length"), -1)
     return (lines + "\r\n").encode("latin-1"), length
-
-
-@dataclass(frozen=True)
-class _Logged:
-    """What gunicorn's access line reads of a response: its status and the bytes sent."""
-
-    status: str
-    sent: int
-    headers: tuple[tuple[str, str], ...] = ()
 
 
 def _opened(path: str, length: int) -> int | None:
