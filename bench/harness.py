@@ -367,11 +367,15 @@ def _tree_cpu(pid: int) -> float:
 
 
 def _children(pid: int) -> list[int]:
+    """The children of every thread of ``pid``: a child is listed under the thread that
+    started it (a worker's zygotes are started by its threads)."""
+    found: list[int] = []
     try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(p) for p in (task / "children").read_text().split()]
+    except OSError:  # ended meanwhile
+        return found
+    return found
 
 
 def _rss(pid: int) -> float:

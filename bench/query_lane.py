@@ -144,14 +144,16 @@ def _times(pid: int) -> tuple[float, float, int]:
 
 
 def cpu(server: int) -> dict[str, float]:
-    """Processor seconds used so far by the server's workers (with the query processes they
-    have reaped), by its live query processes, and by those of them at ``SCHED_IDLE``."""
+    """Processor seconds used so far by the server's workers and their zygotes (with the
+    processes each has reaped), by its live query processes, and by those of them at
+    ``SCHED_IDLE``."""
     used = {"server": 0.0, "idle": 0.0}
     for worker in children(server):
         try:
-            own, reaped, _ = _times(worker)
-            used["server"] += own + reaped
-            for process in children(worker):
+            for parent in [worker, *children(worker)]:  # a worker's children: its zygotes
+                own, reaped, _ = _times(parent)
+                used["server"] += own + reaped
+            for process in lane(worker):
                 own, _, policy = _times(process)
                 used["server"] += own
                 used["idle"] += own if policy == 5 else 0.0
@@ -199,8 +201,12 @@ def abused(
     time.sleep(1.5)  # both heavy queries past the cheap time, the slow connections open
     measured = window(target, seconds)
     workers = children(target.pid)
-    processes = [pid for worker in workers for pid in children(worker)]
-    memory = f"RSS per worker (MiB): {rss(workers)}; per query process: {rss(processes)}"
+    zygotes = [pid for worker in workers for pid in children(worker)]
+    processes = [pid for worker in workers for pid in lane(worker)]
+    memory = (
+        f"RSS per worker (MiB): {rss(workers)}; per zygote: {rss(zygotes)};"
+        f" per query process: {rss(processes)} (PSS {pss(processes)})"
+    )
     slow.stopping.set()
     for client in heavy:
         client.stop()
@@ -215,6 +221,24 @@ def children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         found += [int(child) for child in (task / "children").read_text().split()]
     return found
+
+
+def lane(worker: int) -> list[int]:
+    """A worker's query processes: the children of its zygotes."""
+    found = []
+    for zygote in children(worker):
+        found += children(zygote)
+    return found
+
+
+def pss(pids: list[int]) -> str:
+    """Proportional set size (MiB; a page shared by n processes counts 1/n in each)."""
+    figures = []
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                figures.append(f"{int(line.split()[1]) / 1024:.0f}")
+    return ", ".join(figures)
 
 
 def rss(pids: list[int]) -> str:

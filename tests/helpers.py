@@ -406,3 +406,25 @@ def raw_exchange(sock: socket.socket, request: bytes, head: bool) -> tuple[bytes
 def undated(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """The headers, a ``Date``'s value left out (the clock's, not the answer's)."""
     return [(name, "-" if name.lower() == "date" else value) for name, value in headers]
+
+
+def process_children(pid: int) -> list[int]:
+    """The children of every thread of ``pid`` (``/proc``); none once it has ended."""
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(child) for child in (task / "children").read_text().split()]
+    except OSError:  # ended meanwhile
+        return found
+    return found
+
+
+def lane_processes(worker: int) -> list[int]:
+    """A web worker's query processes: its children are its zygotes (one per snapshot in use),
+    theirs the query processes."""
+    return [process for zygote in process_children(worker) for process in process_children(zygote)]
+
+
+def query_processes(server: int) -> list[int]:
+    """The query processes of every web worker of the server whose master is ``server``."""
+    return [process for worker in process_children(server) for process in lane_processes(worker)]

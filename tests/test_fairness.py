@@ -23,7 +23,7 @@ import pytest
 
 from server.services.store_connection import GRACE_SECONDS
 from tests.conftest import LiveServer
-from tests.helpers import pushed_store
+from tests.helpers import lane_processes, process_children, pushed_store, query_processes
 
 LOOKUP = "SELECT ?p ?o WHERE { <urn:nl:ak:mtr:org-02> ?p ?o }"
 #: Four copies of every triple joined: runs until the timeout.
@@ -239,24 +239,6 @@ def test_idle_connections_do_not_hold_the_workers(server: LiveServer) -> None:
             connection.close()
 
 
-def query_processes(server: LiveServer) -> list[int]:
-    """The query processes of every worker (children of any of a worker's threads)."""
-    found = []
-    for worker in children(server.process.pid):
-        found += children(worker)
-    return found
-
-
-def children(pid: int) -> list[int]:
-    found: list[int] = []
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            found += [int(child) for child in (task / "children").read_text().split()]
-    except OSError:  # ended meanwhile
-        return found
-    return found
-
-
 def policies(pid: int) -> list[int]:
     """The scheduling policy of each thread of ``pid`` (``/proc``: field 41 of ``stat``)."""
     found = []
@@ -278,7 +260,9 @@ def test_a_heavy_query_runs_only_on_an_otherwise_idle_processor(server: LiveServ
         deadline = time.monotonic() + TIMEOUT
         while not lowered and time.monotonic() < deadline:
             time.sleep(0.1)
-            lowered = [pid for pid in query_processes(server) if set(policies(pid)) == {IDLE}]
+            lowered = [
+                pid for pid in query_processes(server.process.pid) if set(policies(pid)) == {IDLE}
+            ]
         threads = len(policies(lowered[0])) if lowered else 0
     finally:
         statuses = heavy.stop()
@@ -287,8 +271,8 @@ def test_a_heavy_query_runs_only_on_an_otherwise_idle_processor(server: LiveServ
     assert set(statuses) <= {503}
     # the lowered process is not reused for the next (cheap) query: it was stopped
     assert get(server, sparql(LOOKUP))[0] == 200
-    assert not set(lowered) & set(query_processes(server))
-    assert all(IDLE not in policies(pid) for pid in query_processes(server))
+    assert not set(lowered) & set(query_processes(server.process.pid))
+    assert all(IDLE not in policies(pid) for pid in query_processes(server.process.pid))
 
 
 def test_half_sent_headers_hold_no_thread(server: LiveServer) -> None:
@@ -344,7 +328,7 @@ def test_a_worker_starts_its_query_processes_before_its_first_query(sample_dist:
         deadline = time.monotonic() + 60
         started: list[int] = []
         while time.monotonic() < deadline:
-            started = [len(children(worker)) for worker in children(live.process.pid)]
+            started = [len(lane_processes(worker)) for worker in process_children(live.process.pid)]
             if started == [2, 2]:
                 break
             time.sleep(0.2)

@@ -35,6 +35,7 @@ from SPARQLWrapper import (
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 
 from tests.conftest import LiveServer
+from tests.helpers import query_processes
 from tests.test_sparql import ACCEPT_TABLE, ASK, CONSTRUCT, CROSS_JOIN, DESCRIBE, SELECT
 
 MAATREGEL = URIRef("urn:nl:ak:def:Maatregel")
@@ -195,17 +196,6 @@ def test_dumps_over_http_are_the_graph(
 # Time and reach.
 
 
-def grandchildren(pid: int) -> set[int]:
-    """Processes whose parent's parent is ``pid`` (from /proc): a worker's query processes."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    return {p for p, parent in parents.items() if parents.get(parent) == pid}
-
-
 @pytest.fixture(scope="module")
 def quick_server(sample_dist: Path) -> Iterator[LiveServer]:
     server = LiveServer(sample_dist, "--query-timeout", "2", "--workers", "2")
@@ -221,10 +211,14 @@ def test_slow_query_is_stopped_while_others_are_answered(quick_server: LiveServe
         status, _, body = request(quick_server, sparql_path(CROSS_JOIN))
         outcome.update(status=status, body=body, elapsed=time.monotonic() - started)
 
+    # the workers' query processes are forked once their zygotes have loaded the snapshot
+    deadline = time.monotonic() + 30
+    while len(query_processes(quick_server.process.pid)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
     thread = threading.Thread(target=slow)
     thread.start()
     time.sleep(0.3)
-    during = grandchildren(quick_server.process.pid)
+    during = set(query_processes(quick_server.process.pid))
     assert during  # the query processes, the slow query's among them
     answered = 0
     while thread.is_alive():
@@ -242,7 +236,7 @@ def test_slow_query_is_stopped_while_others_are_answered(quick_server: LiveServe
     # the slow query's process is gone (killed, and replaced by a fresh one), and no query
     # process goes on computing: the work really stopped
     time.sleep(0.5)
-    after = grandchildren(quick_server.process.pid)
+    after = set(query_processes(quick_server.process.pid))
     assert during - after
     before_cpu = cpu_seconds(after)
     time.sleep(0.5)

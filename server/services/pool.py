@@ -1,22 +1,23 @@
 """The query lane: pre-started, sandboxed query processes per web worker, reused query after query.
 
 Forking a child per query (the sound sandbox of :func:`server.services.query.run_in_child`) cost
-6-7 ms against 0.3 ms for the lookup itself, and cut the endpoint's throughput 13-fold; and a
-fork from a threaded worker (gthread, :mod:`server.runner`) may copy a lock another thread holds
-(the store's, the logger's) into a child that then waits for ever. So each worker keeps a few
-query processes (:mod:`server.services.pool_child`), *started* (a fresh interpreter through
-``subprocess``, never a fork of the threaded worker) when the worker starts, each loaded
-with one snapshot by path and shut in (no descriptors, memory and processor limits) before it
-reads a query. A query takes an idle process of the request's snapshot (or, when all are busy
-and none comes back within :data:`SPAWN_AFTER`, starts one), sends it the job, and reads back
-the answer, already in its final format. A process that runs past the timeout is killed (which
-really stops the work); so is one that dies (memory, a crash), answers more bytes than allowed,
-or answered a heavy query (its memory may have grown); each is replaced in the background.
-When the request's snapshot differs from a process's (a new publication was swapped in,
-:mod:`server.services.dataset`), that process is retired: every answer comes from the snapshot
-its request was pinned to. A process is reused, so its store is no throw-away copy any more;
-it never runs an update all the same: ``Store.query`` parses queries only (an update is a
-syntax error there), besides :func:`server.services.sparql_text.check_query` refusing them.
+6-7 ms against 0.3 ms for the lookup itself, and cut the endpoint's throughput 13-fold; and a fork
+from a threaded worker (gthread, :mod:`server.runner`) may copy a lock another thread holds (the
+store's, the logger's) into a child that then waits for ever. So each worker keeps a few query
+processes (:mod:`server.services.pool_child`), forked when the worker starts from a *zygote* of the
+snapshot (:mod:`server.services.pool_zygote`: started as a fresh interpreter through
+``subprocess``, never a fork of the threaded worker, which loads the snapshot once), each shut in
+(no descriptors, memory and processor limits) before it reads a query. A query takes an idle
+process of the request's snapshot (or, when all are busy and none comes back within
+:data:`SPAWN_AFTER`, starts one), sends it the job, and reads back the answer, already in its final
+format. A process that runs past the timeout is killed (which really stops the work); so is one
+that dies (memory, a crash), answers more bytes than allowed, or answered a heavy query (its memory
+may have grown); each is replaced in the background. When the request's snapshot differs from a
+process's (a new publication was swapped in, :mod:`server.services.dataset`), that process is
+retired: every answer comes from the snapshot its request was pinned to. A process is reused, so
+its store is no throw-away copy any more; it never runs an update all the same: ``Store.query``
+parses queries only (an update is a syntax error there), besides
+:func:`server.services.sparql_text.check_query` refusing them.
 
 Fairness (:mod:`server.services.admission`): a query answered before it has used
 ``cheap_seconds`` of processor time is cheap and never waits for anything (time spent waiting
@@ -50,7 +51,7 @@ from kg.config import Settings
 from server.services.admission import Admission, Ticket
 from server.services.dataset import current_dataset
 from server.services.pool_child import Outcome
-from server.services.pool_process import QueryProcess
+from server.services.pool_process import QueryProcess, Zygote
 
 _LANE_KEY = "kg_query_lane"
 #: Seconds a new query process may take to load its snapshot.
@@ -85,6 +86,9 @@ class QueryLane:
         self.admission = admission
         #: Never rebound: the finalizer (:func:`install_lane`) stops what it holds then.
         self._idle: list[QueryProcess] = []
+        #: The zygote of each snapshot in use (the latest's; older ones are retired). Never
+        #: rebound, as ``_idle``.
+        self._zygotes: dict[Path, Zygote] = {}
         self._lock = threading.Lock()
         self._returned = threading.Condition(self._lock)
         #: Processes in use by a query now.
@@ -155,20 +159,38 @@ class QueryLane:
                 self._returned.wait_for(lambda: bool(self._idle), SPAWN_AFTER)
             process = self._idle.pop() if self._idle else None
             self._busy += 1
-        for old in retired:
-            old.stop()
+            zygote, old_zygotes = self._zygote(snapshot)
+        _retire(retired, old_zygotes)
         if process is not None and process.snapshot == snapshot:
             return process
         if process is not None:  # taken up while another snapshot's came back
             process.stop()
-        return QueryProcess(snapshot, headroom)
+        return QueryProcess(zygote, headroom)
+
+    def _zygote(self, snapshot: Path) -> tuple[Zygote, list[Zygote]]:
+        """The zygote of ``snapshot`` (started when there is none, or it failed), and the
+        zygotes to retire now: every other snapshot's (under the lock)."""
+        zygote = self._zygotes.pop(snapshot, None)
+        others = list(self._zygotes.values())
+        if zygote is not None and zygote.failed is not None:
+            others.append(zygote)
+            zygote = None
+        if zygote is None:
+            zygote = Zygote(snapshot)
+        self._zygotes.clear()
+        self._zygotes[snapshot] = zygote
+        return zygote, others
 
     def _adopt(self) -> None:
-        """In a forked copy (a gunicorn worker), forget the parent's processes (under the lock)."""
+        """In a forked copy (a gunicorn worker), forget the parent's processes and zygotes
+        (under the lock)."""
         if self._pid != os.getpid():
             for inherited in self._idle:
                 inherited.socket.close()
+            for zygote in self._zygotes.values():
+                zygote.forget()
             self._idle.clear()
+            self._zygotes.clear()
             self._pid, self._busy = os.getpid(), 0
 
     def prestart(self, snapshot: Path, headroom: int) -> None:
@@ -214,7 +236,12 @@ class QueryLane:
         return stale
 
     def _replace(self, snapshot: Path) -> None:
-        process = QueryProcess(snapshot, self._headroom)
+        with self._lock:
+            if snapshot != self._latest:
+                return
+            zygote, old_zygotes = self._zygote(snapshot)
+        _retire([], old_zygotes)
+        process = QueryProcess(zygote, self._headroom)
         ready = process.start(time.monotonic() + START_TIMEOUT) is None
         with self._lock:
             keep = ready and snapshot == self._latest and len(self._idle) < self.keep
@@ -231,16 +258,26 @@ class QueryLane:
             return [process.pid for process in self._idle]
 
     def close(self) -> None:
-        """Stop the idle processes (a process in use is stopped when its query is done)."""
+        """Stop the idle processes and retire the zygotes (a process in use is stopped when
+        its query is done, and its zygote then)."""
         with self._lock:
-            _stop_all(self._idle)
+            self._latest = None  # a process started meanwhile is not kept
+            _stop_all(self._idle, self._zygotes)
 
 
-def _stop_all(processes: list[QueryProcess]) -> None:
-    idle = list(processes)
+def _stop_all(processes: list[QueryProcess], zygotes: dict[Path, Zygote]) -> None:
+    idle, retired = list(processes), list(zygotes.values())
     processes.clear()
-    for process in idle:
+    zygotes.clear()
+    _retire(idle, retired)
+
+
+def _retire(processes: list[QueryProcess], zygotes: list[Zygote]) -> None:
+    """Stop ``processes``, then retire ``zygotes`` (each ends once its processes are reaped)."""
+    for process in processes:
         process.stop()
+    for zygote in zygotes:
+        zygote.retire()
 
 
 def install_lane(app: Flask, settings: Settings) -> QueryLane:
@@ -251,7 +288,7 @@ def install_lane(app: Flask, settings: Settings) -> QueryLane:
     admission = Admission(folder, settings.heavy_per_client, settings.heavy_total)
     lane = QueryLane(settings, admission)
     weakref.finalize(lane, shutil.rmtree, folder, ignore_errors=True)
-    weakref.finalize(lane, _stop_all, lane._idle)
+    weakref.finalize(lane, _stop_all, lane._idle, lane._zygotes)
     app.extensions[_LANE_KEY] = lane
     return lane
 

@@ -1,13 +1,10 @@
-"""A sandboxed query process: loads one snapshot, shuts itself in, then answers query after query.
+"""A sandboxed query process: shuts itself in, then answers query after query.
 
-Started by :mod:`server.services.pool` as ``python -I -c BOOT SERVER-FOLDER GRAPH.nt
-ONTOLOGY.ttl DATA-GRAPH ONTOLOGY-GRAPH HEADROOM`` with one end of a socket pair as its standard
-input; :data:`BOOT` imports this module without running ``server/__init__.py``, so the process
-imports only the standard library, pyoxigraph and :mod:`kg.bounded` (not the web application:
-21 MiB instead of 51 MiB, 0.04 s instead of 0.3 s to start), loads the snapshot's graph and
-ontology into the same two named graphs the server's store has (and, beside them, the snapshot's
-``releases.nq`` when it has one: :func:`load_store`), and then, before it reads any
-query, shuts itself in as the forked query child always did (:mod:`server.services.query`):
+Forked by its snapshot's zygote (:mod:`server.services.pool_zygote`, which loaded the
+snapshot's graph and ontology into the same two named graphs the server's store has, and,
+beside them, the snapshot's ``releases.nq`` when it has one: :func:`load_store`) with one end of
+a socket pair passed to it, the process shuts itself in as the forked query child always did
+(:mod:`server.services.query`) before it reads any query:
 
 * every descriptor but the socket (moved to 0) is closed and ``RLIMIT_NOFILE`` is 1: no file,
   no socket can be opened, so ``SERVICE`` or anything else that reaches out fails;
@@ -47,16 +44,6 @@ from kg.bounded import limit_memory
 from kg.manifest import RELEASES_NQ
 from server.services.pool_answers import AnswerTooLarge, Budget, write_solutions
 
-#: The query process's program: ``server`` as a bare package of the folder given (its
-#: ``__init__`` would import Flask and every route), then :func:`main`.
-BOOT = (
-    "import sys, types\n"
-    "package = types.ModuleType('server')\n"
-    "package.__path__ = [sys.argv[1]]\n"
-    "sys.modules['server'] = package\n"
-    "from server.services.pool_child import main\n"
-    "sys.exit(main(sys.argv[1:]))\n"
-)
 #: A job or an answer on the socket: its length, then its pickle.
 HEADER = struct.Struct("!Q")
 #: What the process sends once it is loaded and shut in.
@@ -321,13 +308,3 @@ def cpu_seconds() -> float:
     next query's without reading ``/proc`` per query."""
     times = os.times()
     return times.user + times.system
-
-
-def main(args: list[str]) -> int:
-    """``args``: the server package's folder (see :data:`BOOT`), the graph, the ontology
-    (or ""), the names of the two graphs, the memory headroom in bytes."""
-    graph, ontology, data_graph, ontology_graph, headroom = args[1:6]
-    store = load_store(graph, ontology, data_graph, ontology_graph)
-    shut_in(0, int(headroom))
-    serve(store, int(headroom), default_graphs(store, data_graph))
-    return 0
