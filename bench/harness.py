@@ -314,7 +314,7 @@ def _lua_string(text: str) -> str:
 
 def rss_mib(pid: int, children: bool = True) -> list[float]:
     """Resident memory (MiB) of ``pid``'s children (gunicorn's workers), or of ``pid``."""
-    pids = _children(pid) if children else []
+    pids = children_of(pid) if children else []
     return [_rss(p) for p in (pids or [pid])]
 
 
@@ -322,7 +322,7 @@ def own_mib(pid: int, children: bool = True) -> list[float]:
     """Memory (MiB) that only each of ``pid``'s children (or ``pid``) holds: private pages, not
     the ones shared with the master that loaded the snapshot before forking, nor with the other
     workers; what one more worker costs."""
-    pids = _children(pid) if children else []
+    pids = children_of(pid) if children else []
     return [_private(p) for p in (pids or [pid])]
 
 
@@ -362,11 +362,11 @@ def _tree_cpu(pid: int) -> float:
             continue
         own_and_ended = sum(int(field) for field in fields[11:15])  # utime … cstime
         total += own_and_ended / os.sysconf("SC_CLK_TCK")
-        todo += _children(current)
+        todo += children_of(current)
     return total
 
 
-def _children(pid: int) -> list[int]:
+def children_of(pid: int) -> list[int]:
     """The children of every thread of ``pid``: a child is listed under the thread that
     started it (a worker's zygotes are started by its threads)."""
     found: list[int] = []

@@ -40,7 +40,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.harness import REAL_CONTENT, Load, Target, build_real, our_server, rss_mib, wrk  # noqa: E402
+from bench.harness import (  # noqa: E402
+    REAL_CONTENT,
+    Load,
+    Target,
+    build_real,
+    children_of,
+    our_server,
+    rss_mib,
+    wrk,
+)
 
 LOOKUP = "SELECT ?p ?o {<urn:nl:ak:mtr:org-02> ?p ?o}"
 HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
@@ -148,9 +157,9 @@ def cpu(server: int) -> dict[str, float]:
     processes each has reaped), by its live query processes, and by those of them at
     ``SCHED_IDLE``."""
     used = {"server": 0.0, "idle": 0.0}
-    for worker in children(server):
+    for worker in children_of(server):
         try:
-            for parent in [worker, *children(worker)]:  # a worker's children: its zygotes
+            for parent in [worker, *children_of(worker)]:  # a worker's children: its zygotes
                 own, reaped, _ = _times(parent)
                 used["server"] += own + reaped
             for process in lane(worker):
@@ -200,8 +209,8 @@ def abused(
         client.start()
     time.sleep(1.5)  # both heavy queries past the cheap time, the slow connections open
     measured = window(target, seconds)
-    workers = children(target.pid)
-    zygotes = [pid for worker in workers for pid in children(worker)]
+    workers = children_of(target.pid)
+    zygotes = [pid for worker in workers for pid in children_of(worker)]
     processes = [pid for worker in workers for pid in lane(worker)]
     memory = (
         f"RSS per worker (MiB): {rss(workers)}; per zygote: {rss(zygotes)};"
@@ -214,20 +223,11 @@ def abused(
     return measured, heavy, slow, memory
 
 
-def children(pid: int) -> list[int]:
-    """The children of every thread of ``pid`` (a worker's threads start its query
-    processes)."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(child) for child in (task / "children").read_text().split()]
-    return found
-
-
 def lane(worker: int) -> list[int]:
     """A worker's query processes: the children of its zygotes."""
     found = []
-    for zygote in children(worker):
-        found += children(zygote)
+    for zygote in children_of(worker):
+        found += children_of(zygote)
     return found
 
 
