@@ -9,9 +9,11 @@ file, however hostile, stops or stalls the others: each problem is an error at t
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import subprocess
+from bisect import bisect_right
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path, PurePosixPath
@@ -27,7 +29,6 @@ from kg.glossary import GLOSSARY_PATH, Term, parse_glossary
 from kg.identifier import slugify
 from kg.kind import Placement, classify
 from kg.parsecache import ParseCache
-from kg.render import heading_engine, markdown_engine
 
 #: Seconds one document, or the glossary, may take to parse: upstream's slowest page takes
 #: 0.03 s, so only a hostile one comes near; it is stopped and reported (``parse``).
@@ -45,6 +46,11 @@ class Corpus:
     #: Files that are not in the graph because of an error.
     rejected: tuple[str, ...]
     commit: str | None = None
+    #: A digest of what the documents and terms were made from (each file parsed, by path and
+    #: text, the glossary terms, the files left out, whether the glossary marks the pages):
+    #: corpora of one digest hold the same documents and terms (:mod:`kg.pipeline` keeps what
+    #: it makes from them under it).
+    digest: str = ""
 
 
 class ContentFolderError(Exception):
@@ -97,7 +103,21 @@ def load_corpus(
         diagnostics=tuple(diagnostics),
         rejected=tuple(sorted(rejected)),
         commit=_git_commit(root),
+        digest=_digest(sources, terms, sorted(rejected), abbreviations),
     )
+
+
+def _digest(sources: list[_Source], terms: list[Term], rejected: list[str], marks: bool) -> str:
+    """What the documents and terms are a function of (given this package's code): a parse
+    that did not finish leaves its file among ``rejected``, so it is in the digest too."""
+    digest = hashlib.sha256(b"marks\0" if marks else b"plain\0")
+    for term in terms:
+        digest.update(f"{term.term}\0{term.definition}\0{term.line}\0{term.urn}\0".encode())
+    for source in sources:
+        digest.update(f"\1{source.path}\0{len(source.text)}\0".encode())
+        digest.update(source.text.encode("utf-8", "surrogatepass"))
+    digest.update("\1".join(("", *rejected)).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 def _parse_documents(
@@ -132,12 +152,15 @@ def _parse_all(
     """Each source parsed, in order: from the cache where it has the result, else in the
     bounded children (whose finished results are then kept in the cache)."""
     folded = [(t.term.casefold(), f"{t.term}\0{t.definition}") for t in terms]
-    keys = [cache.key(s.path, s.text, *_terms_in(s.text, folded)) for s in sources] if cache else []
+    keys = []
     results: list[_Parsed | Failed | None] = [None] * len(sources)
     if cache is not None:
+        keys = _keys(cache, sources, folded)
         results = [cast("_Parsed | None", cache.get(key)) for key in keys]
     missing = [index for index, result in enumerate(results) if result is None]
     if missing:
+        from kg.render import heading_engine, markdown_engine  # Python-Markdown: when parsing
+
         # The glossary applies to every page as abbreviations, as upstream's site appends it.
         glossary = {t.term: t.definition for t in terms}
         engines = Engines(markdown_engine(glossary), heading_engine())
@@ -153,12 +176,53 @@ def _parse_all(
     return cast("list[_Parsed | Failed]", results)
 
 
-def _terms_in(text: str, terms: list[tuple[str, str]]) -> list[str]:
-    """The glossary terms (with their definitions; ``terms``: each term case-folded, and that)
-    whose text occurs in ``text``, compared without case and with entities decoded: a
-    superset of the terms its render can mark."""
-    folded = html.unescape(text).casefold()
-    return [entry for term, entry in terms if term in folded]
+def _keys(cache: ParseCache, sources: list[_Source], terms: list[tuple[str, str]]) -> list[str]:
+    """Each source's key in ``cache``. Finding the terms a text holds is most of the work, so
+    the keys of a whole corpus are kept too (``keys/``, the newest only), under a digest of
+    every source and term: a rebuild of unchanged content looks for none."""
+    digest = hashlib.sha256()
+    for _, entry in terms:
+        digest.update(f"{entry}\1".encode("utf-8", "surrogatepass"))
+    for source in sources:
+        digest.update(f"\2{source.path}\0{len(source.text)}\0".encode("utf-8", "surrogatepass"))
+        digest.update(source.text.encode("utf-8", "surrogatepass"))
+    index = cache.within("keys")
+    name = cache.key("keys", digest.hexdigest())  # under the code's fingerprint too
+    found = index.get(name) if index is not None else None
+    if isinstance(found, list) and len(found) == len(sources):
+        return cast("list[str]", found)
+    held = _terms_in([s.text for s in sources], terms)
+    keys = [cache.key(s.path, s.text, *t) for s, t in zip(sources, held, strict=True)]
+    if index is not None:
+        index.put_only(name, keys)
+    return keys
+
+
+def _terms_in(texts: list[str], terms: list[tuple[str, str]]) -> list[list[str]]:
+    """For each text, the glossary terms (with their definitions; ``terms``: each term
+    case-folded, and that) whose text occurs in it, compared without case and with entities
+    decoded: a superset of the terms its render can mark. Each term is looked for in all
+    the texts joined by NUL (a term without one cannot span two), from each text it is found
+    in on to the next (two thirds of the time of looking in every text apart)."""
+    folded = [html.unescape(text).casefold() for text in texts]
+    starts, position = [], 0
+    for text in folded:
+        starts.append(position)
+        position += len(text) + 1
+    starts.append(position)  # the end: where a text after the last would start
+    joined = "\0".join(folded)
+    found: list[list[str]] = [[] for _ in texts]
+    for term, entry in terms:
+        if not term or "\0" in term:  # could span two texts: looked for in each
+            holders = [index for index, text in enumerate(folded) if term in text]
+        else:
+            holders, at = [], joined.find(term)
+            while at >= 0:
+                holders.append(bisect_right(starts, at) - 1)
+                at = joined.find(term, starts[holders[-1] + 1])
+        for index in holders:
+            found[index].append(entry)
+    return found
 
 
 def _load_glossary(

@@ -11,9 +11,9 @@ heading line and the next.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-import markdown
 from rdflib import URIRef
 
 from kg.diagnostic import Diagnostic, Severity
@@ -21,7 +21,11 @@ from kg.htmlpolicy import sanitize
 from kg.identifier import URN_PATTERNS, mint_urn, slugify
 from kg.kind import PAGINA, Placement
 from kg.metadata import Matter, MatterError, split_matter
-from kg.render import Heading, Rendered, heading_text, plain_text, render
+
+if TYPE_CHECKING:  # Python-Markdown is imported when a file is parsed, not when a parse is read
+    import markdown
+
+    from kg.render import Heading, Rendered
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class Engines:
     def heading(self, source: str) -> str | None:
         """The text of the level-2 heading ``source`` makes on its own, else None."""
         if source not in self.headings:
+            from kg.render import heading_text
+
             self.headings[source] = heading_text(source, self.line)
         return self.headings[source]
 
@@ -99,6 +105,8 @@ def parse_document(
 ) -> tuple[Document | None, list[Diagnostic]]:
     """Parse one file. A document that cannot stand in the graph comes back as None with
     the errors that say why; warnings come with a document."""
+    from kg.render import plain_text, render
+
     diagnostics: list[Diagnostic] = []
     if not text.strip():
         return None, [Diagnostic(path, 0, Severity.ERROR, "empty file", "empty")]
@@ -192,6 +200,8 @@ def _has_text(markdown_text: str, engine: markdown.Markdown) -> bool:
     """Whether Markdown renders to anything but comments and white space."""
     if "<!--" not in markdown_text:
         return bool(markdown_text.strip())
+    from kg.render import render
+
     return bool(sanitize(render(markdown_text, engine).html, lambda href: href).strip())
 
 

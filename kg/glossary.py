@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import markdown
-from markdown.extensions.abbr import AbbrExtension, AbbrTreeprocessor
 from rdflib import URIRef
 
 from kg.diagnostic import Diagnostic, Severity
@@ -28,6 +26,9 @@ class Term:
 
 
 def parse_glossary(path: str, text: str) -> tuple[list[Term], list[Diagnostic]]:
+    import markdown  # only when the glossary is parsed (a rebuild reads the parse)
+    from markdown.extensions.abbr import AbbrExtension, AbbrTreeprocessor
+
     terms: dict[URIRef, Term] = {}
     diagnostics: list[Diagnostic] = []
     engine = markdown.Markdown(extensions=[AbbrExtension()])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, partial
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
@@ -38,7 +41,6 @@ from kg.website import website_page
 
 GLOSSARY_SCHEME = URIRef("urn:nl:ak:begrip")
 Triple = tuple[Node, Node, Node]
-_EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 _SOURCE_SECTIONS = frozenset({"bronnen", "bron"})
 #: Lexical forms checked before a typed literal is made (rdflib warns on ill-typed ones).
 _LEXICAL_FORMS: dict[URIRef, re.Pattern[str]] = {
@@ -48,6 +50,15 @@ _LEXICAL_FORMS: dict[URIRef, re.Pattern[str]] = {
         r"-?[0-9]{4,}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(Z|[+-][0-9]{2}:[0-9]{2})?"
     ),
 }
+
+
+#: The terms added for every document, section and link, looked up once: an rdflib namespace
+#: makes a new (checked) URIRef on every attribute it is asked for (a fifth of a build).
+_TYPE, _BRONBESTAND, _PAGE, _TITLE = RDF.type, AK.bronbestand, FOAF.page, DCTERMS.title
+_IN_SCHEME, _PREF_LABEL, _NOTATION = SKOS.inScheme, SKOS.prefLabel, SKOS.notation
+_SECTIE, _SECTIE_CLASS, _KOP, _POSITIE = AK.sectie, AK.Sectie, AK.kop, AK.positie
+_MARKDOWN, _INLEIDING = AK.markdown, AK.inleiding
+_SOURCE, _SEE_ALSO, _REFERENCES = DCTERMS.source, RDFS.seeAlso, DCTERMS.references
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,16 @@ class Build:
         the publication holds them, and the validation cache is keyed by the N-Triples."""
         return write_dumps(self.triples)
 
+    @cached_property
+    def gzipped(self) -> tuple[bytes, bytes, bytes]:
+        """:attr:`dumps` gzipped (level 6, no time stamp: the same dumps, the same bytes),
+        side by side: zlib lets go of the GIL."""
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            turtle, ntriples, jsonld = pool.map(
+                partial(gzip.compress, compresslevel=6, mtime=0), self.dumps
+            )
+        return turtle, ntriples, jsonld
+
     @property
     def ntriples(self) -> bytes:
         """The N-Triples dump (of :attr:`dumps`), its lines in order."""
@@ -86,6 +107,16 @@ class Build:
         """The source map as the publication holds it (``sourcemap.json``), written once (the
         validation cache is keyed by it too: findings are located through it)."""
         return json.dumps(self.sourcemap.to_json(), ensure_ascii=False).encode("utf-8")
+
+    @cached_property
+    def fingerprint(self) -> tuple[str, str]:
+        """The SHA-256 (hex) of its N-Triples and of its source map as published: builds of
+        one fingerprint have the same triples, located the same way (the validation cache's
+        key)."""
+        graph, located = (
+            hashlib.sha256(data).hexdigest() for data in (self.ntriples, self.sourcemap_json)
+        )
+        return graph, located
 
     def __len__(self) -> int:
         return len(self.triples)
@@ -119,10 +150,20 @@ def with_pages(build: Build, pages: Pages) -> Build:
     from its triples and source map (the same objects) is kept, not written again."""
     rendered, diagnostics = pages
     merged = replace(build, pages=rendered, diagnostics=(*build.diagnostics, *diagnostics))
-    for name in ("graph", "dumps", "sourcemap_json"):  # the cached properties
-        if name in build.__dict__:
-            merged.__dict__[name] = build.__dict__[name]
-    return merged
+    return with_written(merged, build.__dict__)
+
+
+#: What :class:`Build` writes once from its triples and source map (its cached properties).
+WRITTEN = ("graph", "dumps", "gzipped", "sourcemap_json", "fingerprint")
+
+
+def with_written(build: Build, written: Mapping[str, object]) -> Build:
+    """``build``, taking what :data:`WRITTEN` names from ``written`` (an earlier build of the
+    same triples and source map: its ``__dict__``, or what was kept of it) as written."""
+    for name in WRITTEN:
+        if name in written:
+            build.__dict__[name] = written[name]
+    return build
 
 
 @dataclass
@@ -145,18 +186,18 @@ class _Builder:
         here = Location(document.path, 1)
         self.sourcemap.add_resource(s, here)
         for cls in kind.classes:
-            self.add(s, RDF.type, cls, here)
-        self.add(s, AK.bronbestand, Literal(document.path), here)
-        self.add(s, FOAF.page, website_page(document.path), here)
+            self.add(s, _TYPE, cls, here)
+        self.add(s, _BRONBESTAND, Literal(document.path), here)
+        self.add(s, _PAGE, website_page(document.path), here)
         title = document.matter.get("title")
         title_at = Location(document.path, title.line if title else document.matter.body_line)
         label = Literal(document.title(), lang="nl")
         if title is None or not isinstance(title.value.value, str) or not title.value.value.strip():
-            self.add(s, DCTERMS.title, label, title_at)  # a page titled by its '#' heading
+            self.add(s, _TITLE, label, title_at)  # a page titled by its '#' heading
         if kind.scheme is not None:
-            self.add(s, SKOS.inScheme, kind.scheme, here)
-            self.add(s, SKOS.prefLabel, label, title_at)
-            self.add(s, SKOS.notation, Literal(document.placement.name), here)
+            self.add(s, _IN_SCHEME, kind.scheme, here)
+            self.add(s, _PREF_LABEL, label, title_at)
+            self.add(s, _NOTATION, Literal(document.placement.name), here)
         for entry in document.matter.entries:
             if entry.key in SKIPPED_KEYS:
                 continue
@@ -359,7 +400,7 @@ class _Builder:
         if document.introduction:
             self.add(
                 s,
-                AK.inleiding,
+                _INLEIDING,
                 Literal(document.introduction, lang="nl"),
                 Location(document.path, document.matter.body_line),
             )
@@ -368,11 +409,11 @@ class _Builder:
             node = URIRef(f"{s}#{section.anchor}")
             location = Location(document.path, section.line)
             self.sourcemap.add_resource(node, location)
-            self.add(s, AK.sectie, node, location)
-            self.add(node, RDF.type, AK.Sectie, location)
-            self.add(node, AK.kop, Literal(section.heading, lang="nl"), location)
-            self.add(node, AK.positie, Literal(position), location)
-            self.add(node, AK.markdown, Literal(section.markdown, lang="nl"), location)
+            self.add(s, _SECTIE, node, location)
+            self.add(node, _TYPE, _SECTIE_CLASS, location)
+            self.add(node, _KOP, Literal(section.heading, lang="nl"), location)
+            self.add(node, _POSITIE, Literal(position), location)
+            self.add(node, _MARKDOWN, Literal(section.markdown, lang="nl"), location)
             is_sources = section.heading.strip().lower() in _SOURCE_SECTIONS
             self.add_links(document, section.links, sources=is_sources)
 
@@ -383,9 +424,9 @@ class _Builder:
             if node is None or node == document.urn:
                 continue  # within the page, or nowhere (reported)
             if target.kind is LinkKind.EXTERNAL:
-                predicate = DCTERMS.source if sources else RDFS.seeAlso
+                predicate = _SOURCE if sources else _SEE_ALSO
             else:
-                predicate = DCTERMS.references
+                predicate = _REFERENCES
             self.add(document.urn, predicate, node, Location(document.path, link.line))
 
     def link_node(self, document: Document, link: Link, target: Target) -> URIRef | None:

@@ -22,6 +22,7 @@ that did not finish (a parse stopped at its time limit) are never kept.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -36,8 +37,11 @@ _RENDERERS = ("markdown", "pymdown-extensions", "nh3", "PyYAML", "python-frontma
 _PACKAGE = Path(__file__).resolve().parent
 
 
+@functools.cache
 def code_fingerprint() -> str:
-    """A digest of this package's source files and of the renderers' versions."""
+    """A digest of this package's source files and of the renderers' versions, worked out
+    once per process (a build opens a cache for each of its stages; the code that runs is
+    what the process loaded, whatever is installed after)."""
     digest = hashlib.sha256()
     add_files(digest, sorted(_PACKAGE.glob("*.py")))
     add_versions(digest, _RENDERERS)
@@ -55,10 +59,18 @@ def add_files(digest: hashlib._Hash, paths: Iterable[Path]) -> None:
 def add_versions(digest: hashlib._Hash, names: Iterable[str]) -> None:
     """The installed version of each distribution ``names`` names (``?``: not installed)."""
     for name in names:
-        try:
-            digest.update(f"\0{name}={metadata.version(name)}".encode())
-        except metadata.PackageNotFoundError:
-            digest.update(f"\0{name}=?".encode())
+        digest.update(f"\0{name}={_version(name)}".encode())
+
+
+@functools.cache
+def _version(name: str) -> str:
+    """The installed version of ``name`` (``?``: not installed), read once per process: each
+    read parses the distribution's metadata (about a millisecond), a build asks for a few
+    dozen."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "?"
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,15 @@ class ParseCache:
             digest.update(b"\0" + part.encode("utf-8", "surrogatepass"))
         return cls(folder, digest.hexdigest())
 
+    def within(self, name: str) -> ParseCache | None:
+        """A cache in the subfolder ``name`` (created), under the same key; None when it
+        cannot be made."""
+        try:
+            (self.folder / name).mkdir(exist_ok=True)
+        except OSError:
+            return None
+        return ParseCache(self.folder / name, self.salt)
+
     def key(self, path: str, text: str, *context: str) -> str:
         """The key of one file's parse: its path and text, and what else it depends on."""
         digest = hashlib.sha256(self.salt.encode())
@@ -101,6 +122,14 @@ class ParseCache:
         except Exception:  # a torn or foreign entry is a miss, never a failure
             return None
         return value
+
+    def put_only(self, key: str, value: object) -> None:
+        """``value`` kept under ``key`` as the folder's only entry: for large values of which
+        only the newest is asked for again (what a build makes from its whole corpus)."""
+        self.put(key, value)
+        for path in self.folder.glob("*/*.pickle"):
+            if path != self._file(key):
+                path.unlink(missing_ok=True)
 
     def put(self, key: str, value: object) -> None:
         target = self._file(key)

@@ -16,12 +16,21 @@ in another child while this process renders the publication. A child's result is
 the stage gives in process; a child that fails is redone here (same result, or the error with
 its traceback). With the parse cache, a validation result is kept beside it, keyed by the
 graph's N-Triples, the source map, the shapes, the ontology and the code: a rebuild of an
-unchanged graph does not validate again.
+unchanged graph does not validate again. And what the build writes from the corpus alone (the
+dumps and their gzipped copies, the source map, the pages, and ``early``'s files: the search
+index, the ontology) is kept beside it too (:class:`Kept`), keyed by the corpus's digest
+(:attr:`kg.corpus.Corpus.digest`: every file parsed, by path and text, and the glossary), the
+ontology and the code: a rebuild of unchanged content builds the triples (the summary and the
+validation key need them) but writes none of that again, and forks no child. Only the newest
+is kept (it is about 16 MB for upstream's content).
 """
 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+import sys
+import zlib
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -36,7 +45,7 @@ from kg.decision_graph import tree_sources, tree_triples
 from kg.decision_tree import TREE_FILE, Loaded, load_tree
 from kg.decision_walk import load_label_map
 from kg.diagnostic import Diagnostic
-from kg.graph import Build, build_graph, with_pages
+from kg.graph import Build, build_graph, with_pages, with_written
 from kg.pages import Pages, render_pages
 from kg.parsecache import ParseCache, add_files, add_versions
 from kg.resources import ontology_files, shape_files
@@ -50,6 +59,22 @@ R = TypeVar("R")
 Files = dict[str, bytes]
 #: Libraries whose behaviour decides a validation's result (besides this package's source).
 _VALIDATORS = ("pyshacl", "rdflib", "owlrl", "pyoxigraph")
+#: Libraries whose behaviour decides the dumps and pages (besides the parse cache's).
+_WRITERS = ("rdflib", "pyoxigraph")
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What a build wrote from its corpus alone, kept for the next build of the same corpus:
+    the :class:`kg.graph.Build`'s written properties (by name), the pages, and the files
+    ``early`` made (None: not kept, ``early`` is not a named function)."""
+
+    dumps: tuple[bytes, bytes, bytes]
+    gzipped: tuple[bytes, bytes, bytes]
+    sourcemap_json: bytes
+    fingerprint: tuple[str, str]
+    pages: Pages
+    made: Files | None
 
 
 @dataclass(frozen=True)
@@ -97,31 +122,80 @@ def run_pipeline_with(
     forked child while this process builds the triples and writes the dumps, and the graph
     is validated (if ``settings.validate``) in another while ``alongside`` runs; with
     ``settings.cache``, a validation of the same graph, source map, shapes and code is taken
-    from there."""
+    from there, and what was written from an unchanged corpus (:class:`Kept`) too."""
     corpus = load_corpus(settings.content, cache=settings.cache)
+    named = _name(early)
+    keeping, kept_key = _kept_cache(settings, corpus, named or "")
+    found = keeping.get(kept_key) if keeping is not None else None
+    kept = found if isinstance(found, Kept) else None
 
     def corpus_work() -> tuple[Pages, Files]:
-        return render_pages(corpus), early(corpus)
+        if kept is None:
+            return render_pages(corpus), early(corpus)
+        return ({}, ()), early(corpus)  # the pages are kept: the child sends the files alone
 
     with ExitStack() as children:
-        making_pages = children.enter_context(forked(corpus_work))
+        making_pages = None
+        if kept is None or kept.made is None:
+            making_pages = children.enter_context(forked(corpus_work))
         build, tree = _with_tree(build_graph(corpus, pages=False), corpus, settings)
+        if kept is not None:
+            build = with_written(build, vars(kept))
         _ = build.dumps, build.sourcemap_json  # written here while the pages are made
         cache, key = _validation_cache(settings, build)
-        kept = cast("ValidationResult | None", cache.get(key) if cache is not None else None)
+        valid = cast("ValidationResult | None", cache.get(key) if cache is not None else None)
         validating = None
-        if settings.validate and kept is None:
+        if settings.validate and valid is None:
             validating = children.enter_context(forked(partial(_validated, build, settings.shapes)))
-        pages, made = making_pages.result() or corpus_work()
+        sent = making_pages.result() if making_pages is not None else None
+        pages, made = _kept_work(kept) or sent or corpus_work()
+        pages = pages if kept is None else kept.pages
         build = with_pages(build, pages)
         rendered = alongside(corpus, build, made)
-        shacl = validating.result() if validating is not None else kept
+        if keeping is not None and (kept is None or (kept.made is None and named)):
+            # written while the graph is validated (when it is)
+            written = (build.dumps, build.gzipped, build.sourcemap_json, build.fingerprint)
+            keeping.put_only(kept_key, Kept(*written, pages, made if named else None))
+        shacl = validating.result() if validating is not None else valid
     # the child failed: validate here, for the same result or the error with its traceback
     if settings.validate and shacl is None:
         shacl = _validated(build, settings.shapes)
-    if cache is not None and kept is None and shacl is not None:
+    if cache is not None and valid is None and shacl is not None:
         cache.put(key, shacl)
     return Outcome(corpus, build, shacl, tree), rendered
+
+
+def _kept_work(kept: Kept | None) -> tuple[Pages, Files] | None:
+    """The pages and ``early``'s files as kept, when both are."""
+    return (kept.pages, kept.made) if kept is not None and kept.made is not None else None
+
+
+def _name(early: Callable[[Corpus], Files]) -> str | None:
+    """``early``'s module and name, when it is a function that has one (what it makes is then
+    kept under it); None for a lambda, a nested function or a ``partial``."""
+    module, name = getattr(early, "__module__", None), getattr(early, "__qualname__", "")
+    if not module or not name or "<" in name:
+        return None
+    return f"{module}.{name}"
+
+
+def _kept_cache(settings: Settings, corpus: Corpus, early: str) -> tuple[ParseCache | None, str]:
+    """The cache of what builds wrote from their corpus (``kept/`` beside the parse cache),
+    and this corpus's key in it (with the name of what makes ``early``'s files). None: no
+    cache, or a decision tree is added (its files are read apart from the corpus's)."""
+    if settings.cache is None or settings.beslishulp is not None or not corpus.digest:
+        return None, ""
+    digest = hashlib.sha256()
+    try:  # the ontology is package data, not code: it is published (``early``'s files)
+        add_files(digest, ontology_files())
+    except OSError:
+        return None, ""
+    add_versions(digest, _WRITERS)
+    # and what writes the search index, the gzipped dumps and the JSON
+    libraries = (sqlite3.sqlite_version, zlib.ZLIB_RUNTIME_VERSION, sys.version)
+    digest.update("\0".join(libraries).encode())
+    cache = ParseCache.open(settings.cache / "kept", digest.hexdigest())
+    return (cache, cache.key("corpus", corpus.digest, early)) if cache is not None else (None, "")
 
 
 def _validated(build: Build, shapes: Path | None) -> ValidationResult:
@@ -141,9 +215,7 @@ def _validation_cache(settings: Settings, build: Build) -> tuple[ParseCache | No
     cache = ParseCache.open(settings.cache / "validation", inputs)
     if cache is None:
         return None, ""
-    graph = hashlib.sha256(build.ntriples).hexdigest()
-    located = hashlib.sha256(build.sourcemap_json).hexdigest()
-    return cache, cache.key("graph", graph, located)
+    return cache, cache.key("graph", *build.fingerprint)
 
 
 def validation_inputs(folder: Path | None = None) -> str | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
-import gzip
 import hashlib
 import json
 import os
@@ -40,7 +39,6 @@ from kg.manifest import (
     CHECKSUMS,
     CONTEXT,
     DIAGNOSTICS,
-    DUMPS,
     GRAPH_JSONLD,
     GRAPH_NT,
     GRAPH_TTL,
@@ -128,11 +126,8 @@ def render_files(
     """Every file of the publication of ``build`` but the manifest and the checksums
     (``made``: :func:`corpus_files`, when they are made already)."""
     files: dict[str, bytes] = render_dumps(build)
-    # zlib lets go of the GIL: the three dumps compress side by side.
-    names = [dump.name for dump in DUMPS]
-    with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        compressed = pool.map(lambda name: gzip.compress(files[name], 6, mtime=0), names)
-        files.update({f"{name}.gz": data for name, data in zip(names, compressed, strict=True)})
+    # render_dumps names them in the order of Build.dumps (and so of Build.gzipped)
+    files.update({f"{name}.gz": data for name, data in zip(files, build.gzipped, strict=True)})
     files[CONTEXT.name] = json.dumps(jsonld_context(), indent=1).encode("utf-8")
     files[SOURCEMAP.name] = build.sourcemap_json
     diagnostics = sorted((*corpus.diagnostics, *build.diagnostics))
