@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import pyoxigraph as ox
 
-from kg.graph import Triple
+from kg.built import Triple
 from kg.manifest import GRAPH_NT, GRAPH_TTL
 from kg.serialization import in_line_order, prefix_map
 

@@ -41,12 +41,12 @@ from rdflib.namespace import RDF
 
 from kg import __version__
 from kg.bounded import Failed, forked, map_bounded
+from kg.built import Build, Triple
 from kg.chunks import Chunks, keep_bytes
 from kg.config import Settings, build_cache
 from kg.corpus import Corpus
 from kg.diagnostic import Diagnostic
 from kg.gitrepo import HistoryError, check_out, file_dates, git_started, list_releases, mirror
-from kg.graph import Build, Triple
 from kg.lineage import DocumentRecord, Release
 from kg.manifest import Manifest
 from kg.parsecache import add_files, code_fingerprint

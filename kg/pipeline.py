@@ -39,13 +39,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from kg.bounded import forked
+from kg.built import Build, with_pages, with_written
 from kg.config import Settings
 from kg.corpus import Corpus, load_corpus
 from kg.decision_graph import tree_sources, tree_triples
 from kg.decision_tree import TREE_FILE, Loaded, load_tree
 from kg.decision_walk import load_label_map
 from kg.diagnostic import Diagnostic
-from kg.graph import Build, build_graph, with_pages, with_written
+from kg.graph import build_graph
 from kg.pages import Pages, render_pages
 from kg.parsecache import ParseCache, add_files, add_versions
 from kg.resources import ontology_files, shape_files

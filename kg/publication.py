@@ -32,9 +32,9 @@ from typing import Protocol
 import pyoxigraph as ox
 
 from kg import __version__
+from kg.built import Build
 from kg.corpus import Corpus
 from kg.diagnostic import Severity, count_by_severity
-from kg.graph import Build
 from kg.manifest import (
     CHECKSUMS,
     CONTEXT,

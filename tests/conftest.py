@@ -18,10 +18,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from kg.built import Build
 from kg.cli import run_build
 from kg.config import Settings
 from kg.corpus import Corpus, load_corpus
-from kg.graph import Build, build_graph
+from kg.graph import build_graph
 from kg.releases import Published, run_history_build
 
 REPO = Path(__file__).resolve().parents[1]

@@ -21,8 +21,9 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import RDF
 
 from kg.applicability import ExpressionError, cases, parse, show
+from kg.built import Build
 from kg.corpus import Corpus, load_corpus
-from kg.graph import Build, build_graph
+from kg.graph import build_graph
 from kg.namespace import AK
 
 pytestmark = [pytest.mark.corpus]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
+from kg.built import Build
 from kg.chunks import DUMP_EXTENSIONS, Chunks
-from kg.graph import Build
 from kg.history import kept_ontology
 from kg.publication import render_ontology
 from kg.releases import head_digest

@@ -42,10 +42,11 @@ from hypothesis import strategies as st
 from rdflib import RDF, URIRef
 
 from kg.bounded import Failed, map_bounded
+from kg.built import Build
 from kg.config import Settings
 from kg.corpus import Corpus, load_corpus
 from kg.diagnostic import Diagnostic, Severity
-from kg.graph import Build, build_graph
+from kg.graph import build_graph
 from kg.metadata import MatterError, split_matter
 from kg.namespace import AK
 from kg.publication import write_publication

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import kg.graph
+import kg.built
 import kg.pipeline
 import kg.publication
 from kg.cli import run_build
@@ -69,7 +69,7 @@ def refuse_to_write(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("written again")
 
-    monkeypatch.setattr(kg.graph, "write_dumps", refuse)
+    monkeypatch.setattr(kg.built, "write_dumps", refuse)
     monkeypatch.setattr(kg.pipeline, "render_pages", refuse)
     monkeypatch.setattr(kg.publication, "search_index", refuse)
     monkeypatch.setattr(kg.publication, "render_ontology", refuse)
@@ -192,7 +192,7 @@ def test_files_of_an_unnamed_early_are_made_again_and_the_rest_is_kept(
     with entry.open("rb") as handle:
         kept_entry = pickle.load(handle)
     assert kept_entry.made is None and kept_entry.pages[0]
-    monkeypatch.setattr(kg.graph, "write_dumps", lambda *args: pytest.fail("written again"))
+    monkeypatch.setattr(kg.built, "write_dumps", lambda *args: pytest.fail("written again"))
     again = run()
     assert again == first
     assert again["ontology.ttl"] == b"# an ontology\n"

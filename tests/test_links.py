@@ -31,8 +31,9 @@ from pymdownx.superfences import fence_code_format
 from rdflib import URIRef
 from rdflib.namespace import DCTERMS, RDFS
 
+from kg.built import Build
 from kg.corpus import Corpus, load_corpus
-from kg.graph import Build, build_graph
+from kg.graph import build_graph
 from kg.namespace import AK
 
 pytestmark = [pytest.mark.corpus]

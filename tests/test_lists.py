@@ -15,8 +15,9 @@ import yaml
 from flask import Flask
 from rdflib import URIRef
 
+from kg.built import Build
 from kg.corpus import Corpus, load_corpus
-from kg.graph import Build, build_graph
+from kg.graph import build_graph
 from kg.lists import is_macro
 from tests.conftest import SAMPLE_CONTENT
 from tests.helpers import Element, parse_html

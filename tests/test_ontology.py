@@ -12,8 +12,9 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 from rdflib.term import Node
 
+from kg.built import Build
 from kg.corpus import Corpus, load_corpus
-from kg.graph import GLOSSARY_SCHEME, Build, _camel, build_graph
+from kg.graph import GLOSSARY_SCHEME, _camel, build_graph
 from kg.identifier import term_urn
 from kg.kind import LEVENSCYCLUSFASE, ONDERWERP, ROL
 from kg.namespace import AIACT, AK, CCCEV, DPV

@@ -9,8 +9,8 @@ import pytest
 from rdflib import RDF, Graph, URIRef
 from rdflib.namespace import SKOS
 
+from kg.built import Build
 from kg.corpus import Corpus
-from kg.graph import Build
 from kg.namespace import AK
 
 pytestmark = pytest.mark.corpus

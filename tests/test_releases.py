@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from rdflib import RDF, Literal, URIRef
 
+from kg.built import Build
 from kg.corpus import Corpus
-from kg.graph import Build
 from kg.namespace import AK
 from kg.vocabulary import SKIPPED_KEYS
 

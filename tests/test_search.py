@@ -27,8 +27,8 @@ from flask.testing import FlaskClient
 from rdflib import URIRef
 from rdflib.namespace import FOAF
 
+from kg.built import Build
 from kg.corpus import Corpus
-from kg.graph import Build
 from kg.search import search_index
 from kg.website import website_page
 from server.services.search import match_expression, open_index

@@ -25,10 +25,11 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, RDFS
 
+from kg.built import Build
 from kg.cli import main, run_build
 from kg.config import Settings
 from kg.corpus import load_corpus
-from kg.graph import Build, build_graph
+from kg.graph import build_graph
 from kg.namespace import AK, SH
 from kg.sourcemap import Location
 from kg.validation import SHAPE_NAMESPACE, Shapes, ShapesError, load_shapes, validate

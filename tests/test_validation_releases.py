@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kg.built import Build
 from kg.corpus import Corpus, load_corpus
-from kg.graph import Build, build_graph
+from kg.graph import build_graph
 from kg.validation import SHACL_LABELS, ValidationResult, load_shapes, validate
 
 pytestmark = [pytest.mark.corpus, pytest.mark.slow]
