@@ -15,6 +15,7 @@ import email.message
 import http.server
 import importlib.util
 import json
+import random
 import socket
 import socketserver
 import threading
@@ -40,10 +41,17 @@ from kg.config import SettingsError, load_settings
 from server.routes.sparql import accepted
 from server.services.pool_child import Outcome, evaluate_job
 from server.services.query import QueryRequest, job_for
-from server.services.remote_store import RemoteStore, StoreGraphs, StoreUnavailable, _Answered
+from server.services.remote_store import (
+    RemoteStore,
+    StoreGraphs,
+    StoreUnavailable,
+    _Answered,
+    form_value,
+)
 from server.services.sparql_text import with_prefixes
-from server.services.store_answers import as_the_engine_writes, passed_through
+from server.services.store_answers import _as_they_are, as_the_engine_writes, passed_through
 from server.services.store_connection import Reply
+from server.services.store_reply import Answer, Head, media_type
 from tests.conftest import REPO, LiveServer
 from tests.helpers import Store, parse_html, pushed_store
 
@@ -522,6 +530,8 @@ class _KeptAlive(socketserver.BaseRequestHandler):
                 continue
             parsed = email.message_from_bytes(head.split(b"\r\n", 1)[1])
             length = int(parsed["Content-Length"])
+            if head.split(b" ")[1] == b"/sleepy":  # reads the body only after a while
+                time.sleep(0.5)
             while len(rest) < length:
                 rest += sock.recv(1 << 16)
             body, pending = rest[:length], rest[length:]
@@ -765,3 +775,124 @@ def test_the_store_is_an_http_endpoint(url: str) -> None:
     with pytest.raises(SettingsError, match="not an http"):
         load_settings({"store": url}, {})
     assert load_settings({}, {"KG_STORE": "http://127.0.0.1:7878/query"}).store is not None
+
+
+def _reference(body: bytes, job: dict[str, object]) -> Outcome:
+    """What the path through pyoxigraph writes of a store's SPARQL JSON ``body``."""
+    parsed = ox.parse_query_results(as_the_engine_writes(body), ox.QueryResultsFormat.JSON)
+    return evaluate_job(cast(ox.Store, _Answered(parsed)), job)
+
+
+def _json_reply(answer: object) -> Reply:
+    headers = email.message.Message()
+    headers["Content-Type"] = "application/sparql-results+json"
+    return Reply(200, "OK", headers, json.dumps(answer).encode())
+
+
+#: Values a plain term may hold that look like the JSON around them.
+_TRICKY = ['a":b', "x[y]", '{"type":"uri","value":"z"}', "\\", '"', "één ✓", "", "]}"]
+
+
+def test_plain_terms_are_written_as_the_store_wrote_them() -> None:
+    """An answer of IRIs and plain literals only, every variable bound in every row, is written
+    by orjson as it came (nothing done term by term), and that is what pyoxigraph writes; values
+    that look like the JSON around them included (those may go the long way: same bytes)."""
+    job = job_for(QueryRequest("SELECT * WHERE { ?s ?p ?o }", accept=None), 1 << 20)
+    for values in (["urn:x:1", "tekst"], *([value, "urn:x:2"] for value in _TRICKY)):
+        rows = [
+            {"s": {"type": "uri", "value": "urn:x:s"}, "o": {"type": "literal", "value": value}}
+            for value in values
+        ]
+        answer = {"head": {"link": [], "vars": ["s", "o"]}, "results": {"bindings": rows}}
+        reply = _json_reply(answer)
+        assert passed_through(reply, job) == _reference(reply.body, job), values
+        if values[0] == "urn:x:1":  # the plain one is written as it came
+            assert _as_they_are(rows, ["s", "o"]) is not None
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [{"s": {"type": "uri", "value": "urn:x:1", "xml:lang": "nl"}}],  # a key more
+        [{"s": {"value": "urn:x:1", "type": "uri"}}],  # its keys in another order
+        [{"s": {"type": "uri", "value": 7}}],  # a value that is no string
+        [{"s": {"type": "bnode", "value": "b1"}}],
+        [{"s": {"type": "typed-literal", "value": "1"}}],
+        [{"s": [{"type": "uri", "value": "urn:x:1"}]}],  # a term in a list
+        [{"s": {"type": "uri", "value": "a", "t": {"type": "uri", "value": "b"}}}, {"s": 1}],
+        [{"s": {"type": "uri", "value": "a"}}, {}],  # a variable unbound
+        [{"s": {"type": "uri", "value": "a"}}, "s"],  # a row that is no mapping
+        [{"s": {"type": "uri", "value": "a"}, "t": {"type": "uri", "value": "b"}}],
+        [{"type": "uri", "value": "urn:x:1"}],
+    ],
+)
+def test_only_plain_terms_are_written_as_they_came(rows: list[object]) -> None:
+    """Anything but rows of ``{"type": "uri" | "literal", "value": "…"}`` under exactly the
+    variables, in their order, goes the long way (term by term, or pyoxigraph)."""
+    variables = ["s"] if "type" not in rows[0] else ["type", "value"]  # type: ignore[operator]
+    assert _as_they_are(rows, variables) is None
+
+
+def test_a_row_of_the_variables_in_another_order_is_written_in_theirs() -> None:
+    """Rows and terms whose keys come in another order are written in the engine's."""
+    job = job_for(QueryRequest("SELECT * WHERE { ?s ?p ?o }", accept=None), 1 << 20)
+    rows = [
+        {"o": {"type": "literal", "value": "x"}, "s": {"type": "uri", "value": "urn:x:1"}},
+        {"s": {"value": "urn:x:2", "type": "uri"}, "o": {"value": "y", "type": "literal"}},
+    ]
+    reply = _json_reply({"head": {"vars": ["s", "o"]}, "results": {"bindings": rows}})
+    assert passed_through(reply, job) == _reference(reply.body, job)
+
+
+def test_a_form_value_is_what_urlencode_writes() -> None:
+    """The query is sent in the bytes ``urllib.parse.urlencode`` writes for it."""
+    generator = random.Random(10)
+    texts = ["".join(map(chr, range(256))), "SELECT * { ?s ?p 'één ✓' } # 100%"]
+    for _ in range(300):
+        texts.append(
+            "".join(
+                chr(generator.choice([generator.randrange(128), generator.randrange(0xD800)]))
+                for _ in range(generator.randrange(40))
+            )
+        )
+    for text in texts:
+        assert form_value(text) == urllib.parse.urlencode([("query", text)])[6:].encode()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, "", "application/sparql-results+json", " Text/Turtle ; charset=utf-8", "text", "a/b/c"],
+)
+def test_the_media_type_is_read_as_email_reads_it(value: str | None) -> None:
+    """An answer's head is read into a :class:`Head`; its media type is the one ``email``
+    reads from the same header, and a name is found in any case (the first of two)."""
+    head, message = Head(), email.message.Message()
+    if value is not None:
+        head["content-type"] = message["Content-Type"] = value
+    assert media_type(head) == message.get_content_type() == media_type(message)
+    answer = Answer()
+    answer.parser.feed_data(b"HTTP/1.1 200 OK\r\nX-Sql-State: A\r\nX-SQL-State: B\r\n\r\n")
+    assert answer.headers.get("X-SQL-State") == "A" and answer.fields == 2
+
+
+def test_a_large_query_is_sent_whole_to_a_store_that_reads_it_late(
+    kept_alive: _KeptAliveServer,
+) -> None:
+    """The request is written to the socket as the store takes it (more than the socket holds
+    at once, to a store that starts reading half a second later), within the deadline."""
+    store = _store(kept_alive, "/sleepy")
+    text = "SELECT * {} # " + "één ✓ " * 1_000_000
+    assert _asked(store, text)[0] == "answer"
+    assert kept_alive.forms[-1]["query"] == [text]
+
+
+def test_a_store_that_never_reads_is_left_at_the_deadline() -> None:
+    """A store that takes the connection but reads nothing: the request cannot be written
+    whole, and the query times out at the deadline (not later)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # never accepts, never reads
+        endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        store = RemoteStore(endpoint, StoreGraphs((DATA,), (DATA,)), 1.0, 1 << 20)
+        request = QueryRequest("SELECT * {} # " + "x" * 50_000_000, accept=None)
+        started = time.monotonic()
+        assert store.answer(job_for(request, store.max_answer_bytes), 1.0)[0] == "timeout"
+        assert time.monotonic() - started < 5  # a bound: 1 s, and nothing after

@@ -15,6 +15,13 @@ The JSON is read and written by orjson: the json module took 0.12 ms of a lookup
 module's with ``ensure_ascii=False`` and no spaces, byte for byte (what the engine's writer,
 :mod:`server.services.pool_answers`, uses); text it cannot take (a lone surrogate) makes the
 answer one for pyoxigraph.
+
+Most terms are already what the engine writes (an IRI or a plain literal, ``type`` then
+``value``): they are kept as they came, and an answer of only those, every variable bound in
+every row, is written by orjson without a step per term in Python (:func:`_as_they_are`, checked
+on the bytes). The Python per term was 3,300 of the 6,200 bytecodes of a lookup through here;
+an answer of IRIs only (``maatregelen zonder vereiste``, 200 rows at ×10) went from 13,300 to
+1,500.
 """
 
 from __future__ import annotations
@@ -76,8 +83,14 @@ def passed_through(reply: Reply, job: dict[str, Any]) -> Outcome | None:
         budget = job["max_rows"] * job["values_per_row"] // max(len(variables), 1)
         if len(rows) > max(1, min(job["max_rows"], budget)):
             return None  # the row cap: pyoxigraph's path counts and marks it
-        bindings = [_row(row, variables) for row in rows]
-        data = orjson.dumps({"head": {"vars": variables}, "results": {"bindings": bindings}})
+        plain = not any(mark in reply.body for mark in _NOT_PLAIN)
+        bindings = _as_they_are(rows, variables) if plain else None
+        if bindings is None:
+            bindings = orjson.dumps([_row(row, variables) for row in rows])
+        data = b'{"head":{"vars":%s},"results":{"bindings":%s}}' % (
+            orjson.dumps(variables),
+            bindings,
+        )
     except (ValueError, KeyError, TypeError, AttributeError, _NotHere):
         return None  # (orjson's errors are ValueErrors and TypeErrors)
     if len(data) > job["max_bytes"]:
@@ -85,12 +98,62 @@ def passed_through(reply: Reply, job: dict[str, Any]) -> Outcome | None:
     return ("answer", "json", data, False)
 
 
+#: What the answer of a store holds when it has a term that is no IRI or plain literal (one in
+#: a string too: such an answer goes the long way, term by term).
+_NOT_PLAIN = (b'"xml:lang"', b'"datatype"', b'"bnode"', b'"typed-literal"')
+#: The start of a term the engine writes as the store did: an IRI or a plain literal, its
+#: ``type`` first and its ``value`` a string.
+_PLAIN_TERMS = (b'{"type":"uri","value":"', b'{"type":"literal","value":"')
+
+
+def _as_they_are(rows: list[Any], variables: list[str]) -> bytes | None:
+    """``rows`` written by orjson, when that is what the engine writes (None: not sure).
+
+    So it is when every row names all the variables in their order and every term is an IRI
+    or a plain literal: ``{"type": "uri" | "literal", "value": "…"}`` and nothing else. That is
+    checked on the bytes orjson wrote, not term by term in Python (which took two thirds of
+    this module's work on a lookup's answer). In orjson's compact output a ``"`` in a string
+    is ``\\"``, so ``{"`` only opens an object, and ``":`` ends a key or sits in a string. So
+    each of :data:`_PLAIN_TERMS` found is an object of that form, and ``":`` counts every key
+    of every object, at least: ``n`` terms in rows of ``n`` keys in all, ``n`` of those objects
+    and ``3 n`` keys leave no room for a term of another form, a key more or a string holding
+    ``":``. Only ``[`` could hide a term (in a list under a row's key): the one allowed is the
+    list of rows (one in a string also sends the answer the long way)."""
+    if not (isinstance(rows, list) and isinstance(variables, list)):
+        return None
+    if not all(map(variables.__eq__, map(list, rows))):  # (TypeError: a row is no collection)
+        return None
+    data = orjson.dumps(rows)
+    terms = len(rows) * len(variables)
+    plain = data.count(_PLAIN_TERMS[0]) + data.count(_PLAIN_TERMS[1])
+    if plain != terms or data.count(b'":') != 3 * terms or data.count(b"[") != 1:
+        return None
+    return data
+
+
 class _NotHere(Exception):
     """A term :func:`_passed_through` leaves to pyoxigraph."""
 
 
-def _row(row: dict[str, Any], variables: list[str]) -> dict[str, dict[str, str]]:
-    return {name: _term(row[name]) for name in variables if name in row}
+#: A term the engine writes as the store did: an IRI or a plain literal, these keys in this
+#: order, its value a string.
+_AS_IS_KEYS = ("type", "value")
+_AS_IS_KINDS = frozenset({"uri", "literal"})
+
+
+def _row(row: dict[str, Any], variables: list[str]) -> dict[str, Any]:
+    """One row as the engine writes it: its terms in the variables' order, each as the engine
+    writes it (those that already are, most of them, are kept as they came)."""
+    if list(row) != variables:  # a variable unbound, or another order
+        return {name: _term(row[name]) for name in variables if name in row}
+    for name, term in row.items():
+        if not (
+            tuple(term) == _AS_IS_KEYS
+            and term["type"] in _AS_IS_KINDS
+            and type(term["value"]) is str
+        ):
+            row[name] = _term(term)  # (the same key: the row keeps its size)
+    return row
 
 
 def _term(term: dict[str, Any]) -> dict[str, str]:

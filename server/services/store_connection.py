@@ -57,7 +57,7 @@ from email.message import Message
 from functools import cached_property
 
 from server.services.admission import ClientBusy, ServerBusy
-from server.services.store_reply import DeadlinePassed, bound, receive
+from server.services.store_reply import DeadlinePassed, Head, media_type, receive, send
 
 #: Seconds a heavy query without a slot may still take before it is refused.
 GRACE_SECONDS = 2.0
@@ -82,12 +82,12 @@ class Reply:
 
     status: int
     reason: str
-    headers: Message
+    headers: Head | Message
     body: bytes
 
     @cached_property
     def media_type(self) -> str:
-        return self.headers.get_content_type()
+        return media_type(self.headers)
 
 
 @dataclass(frozen=True)
@@ -190,8 +190,7 @@ class Connections:
         milliseconds = max(1, math.floor((store_deadline - time.monotonic()) * 1000))
         body = exchange.data + b"&timeout=%d" % milliseconds
         head = f"Accept: {exchange.accept}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-        bound(sock, exchange.deadline)
-        sock.sendall(self._head + head + body)
+        send(sock, self._head + head + body, exchange.deadline)
         if gate is not None:
             gate.wait(sock, exchange, store_deadline)
         answer, keep = receive(sock, exchange.deadline, exchange.max_bytes)
@@ -216,6 +215,7 @@ class Connections:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._tls is not None:
                 sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+            sock.setblocking(False)  # waited on with poll (store_reply), only when needed
         except BaseException:
             sock.close()
             raise
