@@ -74,6 +74,8 @@ class Outline:
     uses_service: bool
     #: The query names its own dataset (``FROM`` / ``FROM NAMED``).
     names_dataset: bool
+    #: The query declares its own ``BASE`` (in its prologue).
+    declares_base: bool = False
 
 
 def tokens(text: str) -> Iterator[tuple[str, str]]:
@@ -99,7 +101,7 @@ def outline(text: str) -> Outline:
 def _outline(text: str) -> Outline:
     form: str | None = None
     depth = deepest = 0
-    service = dataset = False
+    service = dataset = base = False
     for kind, value in tokens(text):
         if kind == "open":
             depth += 1
@@ -112,7 +114,8 @@ def _outline(text: str) -> Outline:
                 form = word
             service = service or word == "SERVICE"
             dataset = dataset or word == "FROM"
-    return Outline(form, deepest, service, dataset)
+            base = base or (form is None and word == "BASE")
+    return Outline(form, deepest, service, dataset, base)
 
 
 #: The texts of the requests in flight (a worker's threads), at most 64 KiB each.
