@@ -121,9 +121,14 @@ def our_server(dist: Path, workers: int = 2, *extra: str) -> Iterator[Target]:
     command = [sys.executable, "-m", "kg.cli", "serve", "--dist", str(dist), "--port", str(port)]
     command += ["--host", "127.0.0.1", "--workers", str(workers), *extra]
     env = {k: v for k, v in os.environ.items() if not k.startswith("KG_")}
-    process = popen(command, dist.parent / f"serve-{port}.log", cwd=REPO, env=env)
+    log = dist.parent / f"serve-{port}.log"
+    process = popen(command, log, cwd=REPO, env=env)
     try:
-        wait_for(f"http://127.0.0.1:{port}/health", process)
+        try:
+            wait_for(f"http://127.0.0.1:{port}/health", process, 300)
+        except RuntimeError as error:  # what the server said last says why
+            said = log.read_text(errors="replace").strip().splitlines()[-1:]
+            raise RuntimeError(f"{error}: {' '.join(said)}") from None
         yield Target("this project", f"http://127.0.0.1:{port}/sparql", process.pid)
     finally:
         stop(process)

@@ -184,29 +184,40 @@ def main() -> None:
     args = parser.parse_args()
     peers = set(args.peers.split(",")) if args.peers else set()
     ours = set(args.ours.split(",")) if args.ours else set()
-    rows: list[str] = []
     ratios: list[str] = []
+    print(f"{'':18s} {'what':58s} {'req/s':>10s} {'p50 ms':>9s} {'p99 ms':>9s} {'CPU ms':>9s}")
     with tempfile.TemporaryDirectory(prefix="bench-mix-") as folder:
         real = build_real(Path(folder) / "real" / "dist")
         for scale in (int(text) for text in args.scales.split(",")):
             dist = (
                 real if scale == 1 else scale_publication(real, Path(folder) / f"x{scale}", scale)
             )
-            rows.append(f"×{scale} ({sum(1 for _ in (dist / 'graph.nt').open())} triples)")
-            connections = (1, 8, 32) if scale == 1 else (8,)
-            runs: dict[str, Run] = {}
-            for start in _servers(dist, peers, scale <= args.rdflib_max_scale, ours):
-                with start() as targets:
-                    for target in targets:
-                        runs[target.name] = run_target(target, args.seconds, connections, rows)
-            rows.extend(_agreement({name: sizes for name, (sizes, _) in runs.items()}))
+            runs = _scale(dist, scale, args, peers, ours)
             ratios.extend(_store_ratios(scale, runs))
-    print(f"{'':18s} {'what':58s} {'req/s':>10s} {'p50 ms':>9s} {'p99 ms':>9s} {'CPU ms':>9s}")
-    print("\n".join(rows))
     if ratios:
         print("\nkg serve --store on Virtuoso / Virtuoso directly, each question at 8 conn.:")
         print(f"  {'':5s} {'question':48s} {'p50 ×':>7s} {'req/s ×':>8s}")
         print("\n".join(ratios))
+
+
+def _scale(
+    dist: Path, scale: int, args: argparse.Namespace, peers: set[str], ours: set[str]
+) -> dict[str, Run]:
+    """Every server on ``dist``, its rows printed once the scale is done (a server that does
+    not start is said so, and the others are measured)."""
+    rows = [f"×{scale} ({sum(1 for _ in (dist / 'graph.nt').open())} triples)"]
+    connections = (1, 8, 32) if scale == 1 else (8,)
+    runs: dict[str, Run] = {}
+    for start in _servers(dist, peers, scale <= args.rdflib_max_scale, ours):
+        try:
+            with start() as targets:
+                for target in targets:
+                    runs[target.name] = run_target(target, args.seconds, connections, rows)
+        except RuntimeError as error:
+            rows.append(f"  not measured: {error}")
+    rows.extend(_agreement({name: sizes for name, (sizes, _) in runs.items()}))
+    print("\n".join(rows), flush=True)
+    return runs
 
 
 def _store_ratios(scale: int, runs: dict[str, Run]) -> list[str]:
