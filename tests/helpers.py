@@ -8,6 +8,7 @@ so the slightly loose HTML of real pages still gives the tree a browser would bu
 
 from __future__ import annotations
 
+import io
 import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,9 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+
+from kg.cli import run_build
+from kg.config import Settings
 
 VOID_ELEMENTS = frozenset(
     {
@@ -428,3 +432,24 @@ def lane_processes(worker: int) -> list[int]:
 def query_processes(server: int) -> list[int]:
     """The query processes of every web worker of the server whose master is ``server``."""
     return [process for worker in process_children(server) for process in lane_processes(worker)]
+
+
+def build_quietly(content: Path, out: Path, **settings: object) -> int:
+    """``kg build`` of ``content`` into ``out`` in this process (``settings``: other
+    ``Settings`` fields), its messages dropped; the exit status."""
+    chosen = Settings(content=content, out=out, **settings)  # type: ignore[arg-type]
+    return run_build(chosen, io.StringIO(), io.StringIO())
+
+
+def cache_entries(out: Path, stage: str) -> list[Path]:
+    """The entries of the build cache of the publication ``out`` for ``stage`` (``kept``,
+    ``validation``, …), sorted."""
+    return sorted((out.parent / f"{out.name}.cache" / stage).glob("*/*.pickle"))
+
+
+def redefine_dpia(content: Path, prefix: str) -> None:
+    """The glossary of ``content`` edited: ``prefix`` before the definition of DPIA."""
+    glossary = content / "includes" / "begrippenlijst.md"
+    text = glossary.read_text()
+    assert "*[DPIA]: " in text
+    glossary.write_text(text.replace("*[DPIA]: ", f"*[DPIA]: {prefix}"))

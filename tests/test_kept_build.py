@@ -5,7 +5,6 @@ publishes; any change to a file is written again; a broken entry only costs time
 from __future__ import annotations
 
 import html
-import io
 import pickle
 import shutil
 from functools import partial
@@ -16,12 +15,13 @@ import pytest
 import kg.built
 import kg.pipeline
 import kg.publication
-from kg.cli import run_build
 from kg.config import Settings
 from kg.corpus import _terms_in, load_corpus
 from kg.glossary import parse_glossary
 from kg.pipeline import run_pipeline_with
 from tests.conftest import SAMPLE_CONTENT
+from tests.helpers import build_quietly as build
+from tests.helpers import cache_entries, redefine_dpia
 
 #: Every file of a publication but the manifest (its time and snapshot differ).
 COMPARED = (
@@ -43,17 +43,12 @@ COMPARED = (
 )
 
 
-def build(content: Path, out: Path, **settings: object) -> int:
-    chosen = Settings(content=content, out=out, **settings)  # type: ignore[arg-type]
-    return run_build(chosen, io.StringIO(), io.StringIO())
-
-
 def published(out: Path) -> dict[str, bytes]:
     return {name: (out / name).read_bytes() for name in COMPARED}
 
 
 def kept(out: Path) -> list[Path]:
-    return sorted((out.parent / f"{out.name}.cache" / "kept").glob("*/*.pickle"))
+    return cache_entries(out, "kept")
 
 
 @pytest.fixture()
@@ -109,10 +104,7 @@ def test_an_edited_page_is_written_again_and_only_the_newest_is_kept(
 def test_a_glossary_edit_is_written_again(content: Path, tmp_path: Path) -> None:
     out = tmp_path / "dist"
     assert build(content, out) == 0
-    glossary = content / "includes" / "begrippenlijst.md"
-    text = glossary.read_text()
-    assert "*[DPIA]: " in text
-    glossary.write_text(text.replace("*[DPIA]: ", "*[DPIA]: Anders omschreven: "))
+    redefine_dpia(content, "Anders omschreven: ")
     assert build(content, out) == 0
     assert "Anders omschreven: " in (out / "graph.nt").read_text()
     assert "Anders omschreven: " in (out / "html.json").read_text()

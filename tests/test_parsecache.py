@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,10 +10,9 @@ from typing import Any
 import pytest
 
 import kg.corpus
-from kg.cli import run_build
-from kg.config import Settings
 from kg.corpus import load_corpus
 from tests.conftest import SAMPLE_CONTENT
+from tests.helpers import build_quietly, redefine_dpia
 
 DUMPS = ("graph.nt", "graph.ttl", "graph.jsonld", "html.json", "sourcemap.json")
 
@@ -24,8 +22,7 @@ def entries(cache: Path) -> set[str]:
 
 
 def build(content: Path, out: Path, **settings: object) -> int:
-    chosen = Settings(content=content, out=out, validate=False, **settings)  # type: ignore[arg-type]
-    return run_build(chosen, io.StringIO(), io.StringIO())
+    return build_quietly(content, out, validate=False, **settings)
 
 
 @pytest.fixture()
@@ -88,10 +85,7 @@ def test_a_glossary_change_parses_again_the_pages_that_hold_the_term(
 ) -> None:
     out = tmp_path / "dist"
     assert build(content, out) == 0
-    glossary = content / "includes" / "begrippenlijst.md"
-    text = glossary.read_text()
-    assert "*[DPIA]: " in text
-    glossary.write_text(text.replace("*[DPIA]: ", "*[DPIA]: Gewijzigd: "))
+    redefine_dpia(content, "Gewijzigd: ")
     holding = {
         path.relative_to(content).as_posix()
         for path in (content / "docs").rglob("*.md")

@@ -5,7 +5,6 @@ the one a build without any cache publishes."""
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from pathlib import Path
@@ -13,9 +12,9 @@ from pathlib import Path
 import pytest
 
 import kg.validation
-from kg.cli import run_build
-from kg.config import Settings
 from tests.conftest import REPO
+from tests.helpers import build_quietly as build
+from tests.helpers import cache_entries
 
 FIXTURES = Path(__file__).resolve().parent / "shapes"
 CASE = FIXTURES / "LevenscyclusValue" / "fail"
@@ -25,17 +24,12 @@ WRONG = "- bestaat-niet"
 REPORT = ("validation.ttl", "validation.json")
 
 
-def build(content: Path, out: Path, **settings: object) -> int:
-    chosen = Settings(content=content, out=out, **settings)  # type: ignore[arg-type]
-    return run_build(chosen, io.StringIO(), io.StringIO())
-
-
 def report(out: Path) -> dict[str, bytes]:
     return {name: (out / name).read_bytes() for name in REPORT}
 
 
 def kept(out: Path) -> set[Path]:
-    return set((out.parent / f"{out.name}.cache" / "validation").glob("*/*.pickle"))
+    return set(cache_entries(out, "validation"))
 
 
 def line_of(page: Path, text: str) -> int:
