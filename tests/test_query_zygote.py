@@ -100,9 +100,17 @@ def test_a_snapshot_that_does_not_load_fails_its_queries_and_is_tried_again(
     for _ in range(2):  # each query finds the zygote gone, and says how it ended
         outcome = answer(lane, broken)
         assert outcome[0] == "exit" and outcome[1] != 0, outcome
-    assert set(zygotes()) == before  # each failed zygote was reaped
+    # each failed zygote is reaped (the lane also tries to start a process in the background
+    # after each failure: its zygote fails the same way)
+    deadline = time.monotonic() + 20
+    while set(zygotes()) != before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(zygotes()) == before
     (broken / "graph.nt").write_text('<urn:x:s> <urn:x:p> "mended" .\n')
-    assert answer(lane, broken)[2] == b"o\r\nmended\r\n"
+    # tried again: a query soon gets the mended snapshot (one may still meet a zygote that
+    # loaded the broken file as the test mended it)
+    outcomes = [answer(lane, broken) for _ in range(3)]
+    assert ("answer", "csv", b"o\r\nmended\r\n", False) in outcomes, outcomes
     lane.close()
 
 

@@ -168,11 +168,11 @@ class QueryLane:
         return QueryProcess(zygote, headroom)
 
     def _zygote(self, snapshot: Path) -> tuple[Zygote, list[Zygote]]:
-        """The zygote of ``snapshot`` (started when there is none, or it failed), and the
+        """The zygote of ``snapshot`` (started when there is none, or it ended), and the
         zygotes to retire now: every other snapshot's (under the lock)."""
         zygote = self._zygotes.pop(snapshot, None)
         others = list(self._zygotes.values())
-        if zygote is not None and zygote.failed is not None:
+        if zygote is not None and zygote.ended():
             others.append(zygote)
             zygote = None
         if zygote is None:

@@ -284,6 +284,11 @@ class Zygote:
             self.close()
         return None if code == UNKNOWN else code
 
+    def ended(self) -> bool:
+        """Whether the zygote has ended (failed, or ended without a request seeing it: it is
+        reaped here then, and a new one is started in its place)."""
+        return self.failed is not None or self.process.poll() is not None
+
     def retire(self) -> None:
         """No more forks: end the zygote now, or once its last process is reaped."""
         with self._lock:
