@@ -190,15 +190,17 @@ class CpuLimit:
             self.soft = seconds
 
 
-def shut_in(channel: int, headroom: int) -> None:
-    """Keep only ``channel`` (as 0); limit memory and files; no core file."""
+def shut_in(channel: int, headroom: int | None, files: int = 1) -> None:
+    """Keep only ``channel`` (as 0), with room for ``files`` descriptors in all; limit memory
+    to the present size and ``headroom`` (None: no limit, the zygote's); no core file."""
     if channel != 0:
         os.dup2(channel, 0)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     os.closerange(1, hard if hard != resource.RLIM_INFINITY else 1 << 20)
-    limit_memory(headroom)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (1, hard))
+    if headroom is not None:
+        limit_memory(headroom)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (files, hard))
 
 
 def read_frame(fd: int) -> bytes | None:

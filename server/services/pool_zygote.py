@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import gc
 import os
-import resource
 import socket
 import struct
 
@@ -73,7 +72,7 @@ def main(args: list[str]) -> int:
     store = load_store(graph, ontology, data_graph, ontology_graph)
     union = default_graphs(store, data_graph)
     channel = socket.socket(fileno=0)
-    _seal()
+    shut_in(0, None, ZYGOTE_FILES)  # its socket, and room for one passed to it
     gc.freeze()
     channel.send(READY)
     while True:
@@ -115,11 +114,3 @@ def _reap(pid: int) -> int:
     except ChildProcessError:
         return UNKNOWN
     return os.waitstatus_to_exitcode(status)
-
-
-def _seal() -> None:
-    """Only descriptor 0 kept; room for one more (a passed socket); no core file."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    os.closerange(1, hard if hard != resource.RLIM_INFINITY else 1 << 20)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (ZYGOTE_FILES, hard))
