@@ -4,14 +4,15 @@ A size limit cannot bound the time Python-Markdown takes: some inputs cost it qu
 or worse (measured: 57 KB of ``## h`` lines 15 s; 64 KB of ``- ## x`` lines 42 s; 64 KB of
 ``[`` over a minute), so one page of a few tens of kilobytes could hold the build for hours.
 So the items are worked on in forked children, one per core (the items cut into contiguous
-runs), which send each result back as soon as it is done; the parent reads them all without
-blocking and waits at most ``seconds`` for each next result of a child. A child that runs over
-is killed (the work really stops), that item comes back as :class:`Failed`, and a new child
-goes on with the rest of its run. An item whose work raises, or whose child dies (out of
-memory: a child may use :data:`MEMORY_HEADROOM` more than the parent; a crash in a C
-extension), is :class:`Failed` alone too. In the normal case that is one fork per core for the
-whole series, so parsing also uses both cores of the machine; results come back pickled (a
-child is a fork of this process, so ``function`` itself is never pickled).
+runs, of about equal work when the caller weighs them), which send each result back as soon as
+it is done; the parent reads them all without blocking and waits at most ``seconds`` for each
+next result of a child. A child that runs over is killed (the work really stops), that item
+comes back as :class:`Failed`, and a new child goes on with the rest of its run. An item whose
+work raises, or whose child dies (out of memory: a child may use :data:`MEMORY_HEADROOM` more
+than the parent; a crash in a C extension), is :class:`Failed` alone too. In the normal case
+that is one fork per core for the whole series, so parsing also uses both cores of the machine;
+results come back pickled (a child is a fork of this process, so ``function`` itself is never
+pickled).
 
 :func:`forked` is the other use of a child: one piece of trusted work (the pages, a validation,
 a release's chunk) done beside what this process goes on with, on the other core; when the
@@ -52,14 +53,19 @@ class Failed:
 
 
 def map_bounded(
-    function: Callable[[T], R], items: Sequence[T], seconds: float, workers: int = 0
+    function: Callable[[T], R],
+    items: Sequence[T],
+    seconds: float,
+    workers: int = 0,
+    weights: Sequence[int] | None = None,
 ) -> list[R | Failed]:
     """``function`` applied to each item, in order, each within ``seconds``; the items are
-    shared among ``workers`` children that run side by side (0: one per core, at most 4)."""
-    workers = workers or min(4, os.cpu_count() or 1)
+    shared among ``workers`` children that run side by side (0: one per core, at most 4), in
+    contiguous runs of about equal count, or of about equal total ``weights`` (one per item,
+    what its work is expected to cost: so the children finish together)."""
+    workers = max(1, workers or min(4, os.cpu_count() or 1))
     results: list[object] = [None] * len(items)
-    size = max(1, -(-len(items) // max(1, workers)))  # ceiling: contiguous runs of items
-    runs = [(start, min(start + size, len(items))) for start in range(0, len(items), size)]
+    runs = _runs(len(items), workers, weights)
     children = [_Child(function, items, start, end, seconds) for start, end in runs]
     try:
         while children:
@@ -76,6 +82,23 @@ def map_bounded(
         for child in children:
             child.stop()
     return cast("list[R | Failed]", results)
+
+
+def _runs(count: int, workers: int, weights: Sequence[int] | None) -> list[tuple[int, int]]:
+    """``count`` items cut into at most ``workers`` contiguous runs (start, end): of equal
+    size, or with ``weights``, each ending where the weight so far first reaches its share."""
+    total = sum(weights) if weights is not None and len(weights) == count else 0
+    if weights is None or total <= 0:
+        size = max(1, -(-count // workers))  # ceiling
+        return [(start, min(start + size, count)) for start in range(0, count, size)]
+    runs: list[tuple[int, int]] = []
+    start = so_far = 0
+    for index, weight in enumerate(weights[:-1]):
+        so_far += weight
+        if len(runs) < workers - 1 and so_far * workers >= total * (len(runs) + 1):
+            runs.append((start, index + 1))
+            start = index + 1
+    return [*runs, (start, count)] if count else []
 
 
 class _Child:

@@ -37,6 +37,9 @@ class Engines:
     document: markdown.Markdown
     line: markdown.Markdown
     headings: dict[str, str | None] = field(default_factory=dict)
+    #: Whether a text renders to anything but comments, likewise (most introductions are the
+    #: same ``<!-- tags -->``).
+    texts: dict[str, bool] = field(default_factory=dict)
 
     def heading(self, source: str) -> str | None:
         """The text of the level-2 heading ``source`` makes on its own, else None."""
@@ -45,6 +48,12 @@ class Engines:
 
             self.headings[source] = heading_text(source, self.line)
         return self.headings[source]
+
+    def has_text(self, source: str) -> bool:
+        """Whether Markdown ``source`` renders to anything but comments and white space."""
+        if source not in self.texts:
+            self.texts[source] = _has_text(source, self.line)
+        return self.texts[source]
 
 
 @dataclass(frozen=True)
@@ -84,7 +93,7 @@ class Document:
     heading_ids: tuple[tuple[str, str], ...]
     #: The text of the leading ``# Title``, if there is one.
     heading_title: str | None = None
-    #: The body as plain text, as a reader sees it (:func:`kg.render.plain_text`): what the
+    #: The body as plain text, as a reader sees it (``kg.render.Rendered.text``): what the
     #: search index holds, worked out here once per parse (and kept by the parse cache).
     text: str = ""
 
@@ -105,7 +114,7 @@ def parse_document(
 ) -> tuple[Document | None, list[Diagnostic]]:
     """Parse one file. A document that cannot stand in the graph comes back as None with
     the errors that say why; warnings come with a document."""
-    from kg.render import plain_text, render
+    from kg.render import render
 
     diagnostics: list[Diagnostic] = []
     if not text.strip():
@@ -137,13 +146,13 @@ def parse_document(
         placement=placement,
         urn=urn,
         matter=matter,
-        introduction=intro if _has_text(intro, engines.line) else "",
+        introduction=intro if engines.has_text(intro) else "",
         introduction_links=intro_links,
         sections=sections,
         html=rendered.html,
         heading_ids=_heading_ids(rendered.headings, starts, sections),
         heading_title=rendered.title,
-        text=plain_text(rendered.html),
+        text=rendered.text,
     )
     return document, diagnostics
 

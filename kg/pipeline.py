@@ -9,10 +9,11 @@ shapes folder fails the run at once, before any work (``kg build``: before anyth
 published).
 
 ``kg build`` uses :func:`run_pipeline_with`, the same stages spread over the machine's cores
-(two, measured): the pages (list macros, sanitising) and the files made from the corpus
-alone (search index) are made in a forked child while this process builds the triples and
-writes the dumps; validation (pySHACL, imported only there, the shapes read there too) runs
-in another child while this process renders the publication. A child's result is the record
+(two, measured): the pages (list macros, sanitising) and the files made from the corpus alone
+(search index) are made in a forked child while this process builds the triples and writes the
+dumps; validation (pySHACL, imported only there, the shapes read there too) runs in another
+child while this process renders the publication (from the dumps on when the content is new, or
+there is no cache: a result kept from before is then unlikely). A child's result is the record
 the stage gives in process; a child that fails is redone here (same result, or the error with
 its traceback). With the parse cache, a validation result is kept beside it, keyed by the
 graph's N-Triples, the source map, the shapes, the ontology and the code: a rebuild of an
@@ -38,7 +39,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 
-from kg.bounded import forked
+from kg.bounded import Forked, forked
 from kg.built import Build, with_pages, with_written
 from kg.config import Settings
 from kg.corpus import Corpus, load_corpus
@@ -142,12 +143,7 @@ def run_pipeline_with(
         build, tree = _with_tree(build_graph(corpus, pages=False), corpus, settings)
         if kept is not None:
             build = with_written(build, vars(kept))
-        _ = build.dumps, build.sourcemap_json  # written here while the pages are made
-        cache, key = _validation_cache(settings, build)
-        valid = cast("ValidationResult | None", cache.get(key) if cache is not None else None)
-        validating = None
-        if settings.validate and valid is None:
-            validating = children.enter_context(forked(partial(_validated, build, settings.shapes)))
+        validating, valid, cache, key = _write_and_validate(settings, build, kept, children)
         sent = making_pages.result() if making_pages is not None else None
         pages, made = _kept_work(kept) or sent or corpus_work()
         pages = pages if kept is None else kept.pages
@@ -164,6 +160,29 @@ def run_pipeline_with(
     if cache is not None and valid is None and shacl is not None:
         cache.put(key, shacl)
     return Outcome(corpus, build, shacl, tree), rendered
+
+
+def _write_and_validate(
+    settings: Settings, build: Build, kept: Kept | None, children: ExitStack
+) -> tuple[Forked[ValidationResult] | None, ValidationResult | None, ParseCache | None, str]:
+    """The dumps and the source map written here (while the pages are made), and the graph
+    validated beside them in a child (of ``children``) unless ``settings`` say not to: the
+    child that validates, or the result kept from before, and the cache and key of that."""
+    validate = partial(_validated, build, settings.shapes)
+    validating = None
+    if settings.validate and (settings.cache is None or kept is None):
+        # no result to look for, or new content (most likely a new graph): validated at once,
+        # beside the dumps (the key of a kept result needs them)
+        validating = children.enter_context(forked(validate))
+    _ = build.dumps, build.sourcemap_json
+    cache, key = _validation_cache(settings, build)
+    valid = cast("ValidationResult | None", cache.get(key) if cache is not None else None)
+    if valid is not None and validating is not None:  # this graph was validated before
+        validating.cancel()
+        validating = None
+    if settings.validate and valid is None and validating is None:
+        validating = children.enter_context(forked(validate))
+    return validating, valid, cache, key
 
 
 def _kept_work(kept: Kept | None) -> tuple[Pages, Files] | None:
