@@ -277,8 +277,10 @@ def wrk(
     accept: str = SPARQL_JSON,
     distinct: bool = False,
     threads: int = 1,
+    cpus: set[int] | None = None,
 ) -> Load:
-    """wrk against ``base`` cycling through ``paths`` (request targets)."""
+    """wrk against ``base`` cycling through ``paths`` (request targets); on ``cpus`` only,
+    when given."""
     binary = shutil.which("wrk")
     if binary is None:
         raise RuntimeError("no wrk (apt-get install wrk)")
@@ -305,6 +307,7 @@ def wrk(
             capture_output=True,
             text=True,
             check=True,
+            preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),
         )
     finally:
         os.unlink(handle.name)
@@ -332,10 +335,49 @@ def own_mib(pid: int, children: bool = True) -> list[float]:
 
 
 def _private(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
-    private = ("Private_Clean:", "Private_Dirty:")
-    kib = [int(line.split()[1]) for line in fields if line.startswith(private)]
+    return _rollup(pid, ("Private_Clean:", "Private_Dirty:"))
+
+
+def proportional_mib(pid: int) -> tuple[list[float], float]:
+    """PSS (MiB) of each of ``pid``'s children (gunicorn's workers: a page shared by n
+    processes counts 1/n in each), and of ``pid`` and every process under it together (the
+    master, workers, zygotes and query processes: the server's whole memory, nothing counted
+    twice, as one process's RSS is)."""
+    workers = [pss_mib(p) for p in children_of(pid)]
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += pss_mib(current)
+        todo += children_of(current)
+    return workers, total
+
+
+def pss_mib(pid: int) -> float:
+    """Proportional set size (MiB) of ``pid`` alone."""
+    return _rollup(pid, ("Pss:",))
+
+
+def _rollup(pid: int, names: tuple[str, ...]) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:  # ended meanwhile
+        return 0.0
+    kib = [int(line.split()[1]) for line in fields if line.startswith(names)]
     return sum(kib) / 1024
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """``pid``, every thread of it and every process under it on ``cpus`` only (processes
+    they start later inherit it: a worker's new zygote, a zygote's query processes)."""
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                os.sched_setaffinity(int(task.name), cpus)
+        except (OSError, ValueError):  # ended meanwhile
+            continue
+        todo += children_of(current)
 
 
 def settle(pid: int, interval: float = 0.5, share: float = 0.05, limit: float = 60.0) -> float:

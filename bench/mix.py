@@ -15,9 +15,14 @@ the store shows per question. Printed as one table:
   processes (for ``kg serve --store``: of ours, not the store's);
 * at every scale, the answers compared first: each question must return the same number of
   rows from every server (a server that disagrees is named, and its figures are not compared);
-* the resident memory of each server afterwards (per gunicorn worker for this project);
+* the resident memory of each server afterwards (per gunicorn worker for this project; and
+  PSS, per worker and of all our processes together, where pages shared between processes
+  count once);
 * per question at 8 connections, ``kg serve --store`` against Virtuoso queried directly: the
-  ratio of their p50 latencies and of their rates (the goal at ×10: at most 1.5× the time).
+  ratio of their p50 latencies and of their rates (the goal at ×10: at most 1.5× the time),
+  once with every process on every processor, and once with Virtuoso on half of them and our
+  web node and wrk on the other half, as web nodes on machines of their own would be (on the
+  shared processors our layer's work is taken from the store's).
 
 Usage: python bench/mix.py [--seconds S] [--scales 1,10,100] [--peers rdflib,virtuoso]
        [--rdflib-max-scale N] [--ours embedded,store]
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import urllib.error
@@ -47,6 +53,8 @@ from harness import (
     build_real,
     our_server,
     own_mib,
+    pin,
+    proportional_mib,
     rdflib_endpoint,
     rss_mib,
     settle,
@@ -88,6 +96,8 @@ OURS_ON_STORE = "… --store Virtuoso"
 _ADMIT_ALL = ("--heavy-per-client", "32", "--heavy-total", "32")
 #: Per target: the sizes of its answers, and each question's load alone at 8 connections.
 Run = tuple[dict[str, int | str], dict[str, Load]]
+#: Per question at 8 connections, Virtuoso's load and ours on it, each on processors of its own.
+Pinned = dict[str, tuple[Load, Load]]
 
 
 def answer_size(target: Target, query: str) -> int | str:
@@ -128,13 +138,22 @@ def run_target(
         cpu = f"{cpu_ms:9.2f}" if load.requests else f"{'n/a':>9s}"
         rows.append(_row(target.name, f"{name}, 8 conn.", load) + f" {cpu}")
         alone[name] = load
-    workers = target.name in (OURS, OURS_ON_STORE)
-    memory = rss_mib(target.pid, children=workers)
-    own = ", ".join(f"{m:.0f}" for m in own_mib(target.pid, children=workers))
-    rows.append(
-        f"  {target.name:16s} RSS: " + ", ".join(f"{m:.0f} MiB" for m in memory) + f" (own: {own})"
-    )
+    rows.append(f"  {target.name:16s} {_memory(target)}")
     return sizes, alone
+
+
+def _memory(target: Target) -> str:
+    """RSS per worker (ours; the process for a peer), what only each holds, and PSS: per
+    worker, and of every process of the server together (ours: master, workers, zygotes,
+    query processes; shared pages counted once), comparable with a peer's one RSS."""
+    workers = target.name in (OURS, OURS_ON_STORE)
+    memory = ", ".join(f"{m:.0f} MiB" for m in rss_mib(target.pid, children=workers))
+    own = ", ".join(f"{m:.0f}" for m in own_mib(target.pid, children=workers))
+    if not workers:
+        return f"RSS: {memory} (own: {own})"
+    each, total = proportional_mib(target.pid)
+    pss = ", ".join(f"{m:.0f}" for m in each)
+    return f"RSS: {memory} (own: {own}; PSS: {pss}; all processes together PSS {total:.0f} MiB)"
 
 
 def _row(name: str, what: str, load: Load) -> str:
@@ -192,48 +211,90 @@ def main() -> None:
             dist = (
                 real if scale == 1 else scale_publication(real, Path(folder) / f"x{scale}", scale)
             )
-            runs = _scale(dist, scale, args, peers, ours)
-            ratios.extend(_store_ratios(scale, runs))
+            runs, pinned = _scale(dist, scale, args, peers, ours)
+            ratios.extend(_store_ratios(scale, runs, pinned))
     if ratios:
-        print("\nkg serve --store on Virtuoso / Virtuoso directly, each question at 8 conn.:")
-        print(f"  {'':5s} {'question':48s} {'p50 ×':>7s} {'req/s ×':>8s}")
+        print("\nkg serve --store on Virtuoso / Virtuoso directly, each question at 8 conn.;")
+        print("shared: every process on every processor; own processors: the store on half of")
+        print("them, our web node and wrk on the other half (as on machines of their own):")
+        print(f"  {'':5s} {'question':48s} {'shared p50 ×':>13s} {'req/s ×':>8s}", end="")
+        print(f" {'own processors p50 ×':>21s} {'req/s ×':>8s}")
         print("\n".join(ratios))
 
 
 def _scale(
     dist: Path, scale: int, args: argparse.Namespace, peers: set[str], ours: set[str]
-) -> dict[str, Run]:
+) -> tuple[dict[str, Run], Pinned]:
     """Every server on ``dist``, its rows printed once the scale is done (a server that does
     not start is said so, and the others are measured)."""
     rows = [f"×{scale} ({sum(1 for _ in (dist / 'graph.nt').open())} triples)"]
     connections = (1, 8, 32) if scale == 1 else (8,)
     runs: dict[str, Run] = {}
+    pinned: Pinned = {}
     for start in _servers(dist, peers, scale <= args.rdflib_max_scale, ours):
         try:
             with start() as targets:
                 for target in targets:
                     runs[target.name] = run_target(target, args.seconds, connections, rows)
+                pinned.update(_on_own_processors(targets, args.seconds))
         except RuntimeError as error:
             rows.append(f"  not measured: {error}")
     rows.extend(_agreement({name: sizes for name, (sizes, _) in runs.items()}))
     print("\n".join(rows), flush=True)
-    return runs
+    return runs, pinned
 
 
-def _store_ratios(scale: int, runs: dict[str, Run]) -> list[str]:
-    """Per question: our p50 on the store over Virtuoso's, and our rate over Virtuoso's."""
+def _on_own_processors(targets: list[Target], seconds: float) -> Pinned:
+    """With Virtuoso and ``kg serve --store`` on it: each question again, the store on one
+    half of the processors and our web node and wrk on the other, Virtuoso queried directly
+    by wrk from that other half too. So the store has the same processors both times, and
+    the ratio is what our layer adds when it has processors of its own (separate web nodes,
+    as the Production setup has them); on the shared processors, our layer's work is taken
+    from the store's. Question -> (Virtuoso's load, ours)."""
+    names = {target.name: target for target in targets}
+    processors = sorted(os.sched_getaffinity(0))
+    if set(names) != {"Virtuoso", OURS_ON_STORE} or len(processors) < 2:
+        return {}
+    store_side, web_side = (
+        set(processors[: len(processors) // 2]),
+        set(processors[len(processors) // 2 :]),
+    )
+    peer, ours = names["Virtuoso"], names[OURS_ON_STORE]
+    pin(peer.pid, store_side)
+    pin(ours.pid, web_side)
+    found: Pinned = {}
+    for name, query in QUESTIONS.items():
+        loads = []
+        for target in (peer, ours):
+            settle(peer.pid)
+            settle(ours.pid)
+            path = target.query_path(query)
+            loads.append(wrk(target.base, [path], 8, seconds, ACCEPT, True, cpus=web_side))
+        found[name] = (loads[0], loads[1])
+    return found
+
+
+def _store_ratios(scale: int, runs: dict[str, Run], pinned: Pinned) -> list[str]:
+    """Per question: our p50 on the store over Virtuoso's, and our rate over Virtuoso's; on
+    shared processors and on processors of their own."""
     if OURS_ON_STORE not in runs or "Virtuoso" not in runs:
         return []
     ours, theirs = runs[OURS_ON_STORE][1], runs["Virtuoso"][1]
     lines = []
     for name in QUESTIONS:
-        if not (ours[name].requests and theirs[name].requests):
-            lines.append(f"  ×{scale:<4d} {name:48s} {'n/a':>7s} {'n/a':>8s}  (none answered)")
-            continue
-        slower = ours[name].p50_ms / theirs[name].p50_ms
-        rate = ours[name].requests_per_second / theirs[name].requests_per_second
-        lines.append(f"  ×{scale:<4d} {name:48s} {slower:7.2f} {rate:8.2f}")
+        shared = _ratio(theirs[name], ours[name], 13)
+        own = _ratio(*pinned[name], 21) if name in pinned else f"{'not measured':>30s}"
+        lines.append(f"  ×{scale:<4d} {name:48s} {shared} {own}")
     return lines
+
+
+def _ratio(theirs: Load, ours: Load, width: int) -> str:
+    """Our p50 over theirs and our rate over theirs, or why there is none."""
+    if not (ours.requests and theirs.requests):
+        return f"{'none answered':>{width + 9}s}"
+    slower = ours.p50_ms / theirs.p50_ms
+    rate = ours.requests_per_second / theirs.requests_per_second
+    return f"{slower:{width}.2f} {rate:8.2f}"
 
 
 def _agreement(answers: dict[str, dict[str, int | str]]) -> list[str]:

@@ -47,6 +47,7 @@ from bench.harness import (  # noqa: E402
     build_real,
     children_of,
     our_server,
+    pss_mib,
     rss_mib,
     wrk,
 )
@@ -233,12 +234,7 @@ def lane(worker: int) -> list[int]:
 
 def pss(pids: list[int]) -> str:
     """Proportional set size (MiB; a page shared by n processes counts 1/n in each)."""
-    figures = []
-    for pid in pids:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                figures.append(f"{int(line.split()[1]) / 1024:.0f}")
-    return ", ".join(figures)
+    return ", ".join(f"{pss_mib(pid):.0f}" for pid in pids)
 
 
 def rss(pids: list[int]) -> str:
@@ -290,7 +286,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--content", type=Path, default=REAL_CONTENT)
     parser.add_argument("--seconds", type=float, default=5, help="per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="baseline/abuse pairs")
+    parser.add_argument("--rounds", type=int, default=5, help="baseline/abuse pairs")
     parser.add_argument("--slow", type=int, default=SLOW_CONNECTIONS, help="slow connections")
     parser.add_argument("--heavy", type=int, default=2, help="clients looping a heavy query")
     parser.add_argument("serve", nargs="*", help="more flags for kg serve (after --)")
