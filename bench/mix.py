@@ -8,7 +8,9 @@ and page through it: the web nodes of the Production setup), so the cost of our 
 the store shows per question. Printed as one table:
 
 * every measurement starts once the server (and every process under it) is idle again, so
-  queries a stopped load generator left running do not count against the next one;
+  queries a stopped load generator left running do not count against the next one (for
+  ``kg serve --store``, the store too: Virtuoso's last measurement leaves queries running
+  there);
 * the whole mix (the questions in turn, each request a distinct query string so no parse
   cache decides) at 1, 8 and 32 connections: requests per second, p50 and p99 latency;
 * each question alone at 8 connections, with the processor time per request of the server's
@@ -119,17 +121,24 @@ def answer_size(target: Target, query: str) -> int | str:
 
 
 def run_target(
-    target: Target, seconds: float, connections: tuple[int, ...], rows: list[str]
+    target: Target,
+    seconds: float,
+    connections: tuple[int, ...],
+    rows: list[str],
+    beside: tuple[int, ...] = (),
 ) -> Run:
+    """``target`` measured; each measurement starts once it and the processes ``beside`` it
+    (the store under ``kg serve --store``, still running the queries Virtuoso's last
+    measurement left) are idle."""
     sizes = {name: answer_size(target, query) for name, query in QUESTIONS.items()}
     paths = [target.query_path(query) for query in QUESTIONS.values()]
     for count in connections:
-        settle(target.pid)  # the last measurement's queries finished first, on every server
+        _settle(target, beside)  # the last measurement's queries finished first
         load = wrk(target.base, paths, count, seconds, ACCEPT, distinct=True, threads=2)
         rows.append(_row(target.name, f"mix, {count} conn.", load))
     alone = {}
     for name, query in QUESTIONS.items():
-        settle(target.pid)
+        _settle(target, beside)
         before = _tree_cpu(target.pid)
         load = wrk(target.base, [target.query_path(query)], 8, seconds, ACCEPT, distinct=True)
         # processor time per request of the server's processes (ours: without the store's):
@@ -154,6 +163,11 @@ def _memory(target: Target) -> str:
     each, total = proportional_mib(target.pid)
     pss = ", ".join(f"{m:.0f}" for m in each)
     return f"RSS: {memory} (own: {own}; PSS: {pss}; all processes together PSS {total:.0f} MiB)"
+
+
+def _settle(target: Target, beside: tuple[int, ...]) -> None:
+    for pid in (*beside, target.pid):
+        settle(pid)
 
 
 def _row(name: str, what: str, load: Load) -> str:
@@ -234,8 +248,11 @@ def _scale(
     for start in _servers(dist, peers, scale <= args.rdflib_max_scale, ours):
         try:
             with start() as targets:
+                pids = tuple(target.pid for target in targets)
                 for target in targets:
-                    runs[target.name] = run_target(target, args.seconds, connections, rows)
+                    runs[target.name] = run_target(
+                        target, args.seconds, connections, rows, pids[: targets.index(target)]
+                    )
                 pinned.update(_on_own_processors(targets, args.seconds))
         except RuntimeError as error:
             rows.append(f"  not measured: {error}")
@@ -266,8 +283,7 @@ def _on_own_processors(targets: list[Target], seconds: float) -> Pinned:
     for name, query in QUESTIONS.items():
         loads = []
         for target in (peer, ours):
-            settle(peer.pid)
-            settle(ours.pid)
+            _settle(target, (peer.pid, ours.pid))
             path = target.query_path(query)
             loads.append(wrk(target.base, [path], 8, seconds, ACCEPT, True, cpus=web_side))
         found[name] = (loads[0], loads[1])
