@@ -268,6 +268,10 @@ def start_oxigraph(folder: Path, port: int) -> tuple[Store, Any]:
     return store, process
 
 
+#: A throw-away Virtuoso on loopback. HTTP threads as many as a deployment would have (Debian's
+#: sample has 10): with 4, two heavy loops' queries and the ones they had just given up (Virtuoso
+#: stops a query at its timeout only roughly) took every thread, and a lookup waited for one
+#: past the grace (seen once in CI).
 VIRTUOSO_INI = """\
 [Database]
 DatabaseFile = {folder}/virtuoso.db
@@ -288,7 +292,8 @@ DirsAllowed = .
 [HTTPServer]
 ServerPort = 127.0.0.1:{http_port}
 ServerRoot = {folder}
-ServerThreads = 4
+ServerThreads = 16
+MaxClientConnections = 16
 Charset = UTF-8
 [SPARQL]
 ResultSetMaxRows = 100000
