@@ -17,6 +17,7 @@ a counter) when asked, so no peer answers from a cache of parsed queries.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -344,12 +345,7 @@ def proportional_mib(pid: int) -> tuple[list[float], float]:
     master, workers, zygotes and query processes: the server's whole memory, nothing counted
     twice, as one process's RSS is)."""
     workers = [pss_mib(p) for p in children_of(pid)]
-    total, todo = 0.0, [pid]
-    while todo:
-        current = todo.pop()
-        total += pss_mib(current)
-        todo += children_of(current)
-    return workers, total
+    return workers, sum(pss_mib(p) for p in tree_of(pid))
 
 
 def pss_mib(pid: int) -> float:
@@ -369,15 +365,10 @@ def _rollup(pid: int, names: tuple[str, ...]) -> float:
 def pin(pid: int, cpus: set[int]) -> None:
     """``pid``, every thread of it and every process under it on ``cpus`` only (processes
     they start later inherit it: a worker's new zygote, a zygote's query processes)."""
-    todo = [pid]
-    while todo:
-        current = todo.pop()
-        try:
+    for current in tree_of(pid):
+        with contextlib.suppress(OSError, ValueError):  # ended meanwhile
             for task in Path(f"/proc/{current}/task").iterdir():
                 os.sched_setaffinity(int(task.name), cpus)
-        except (OSError, ValueError):  # ended meanwhile
-            continue
-        todo += children_of(current)
 
 
 def settle(pid: int, interval: float = 0.5, share: float = 0.05, limit: float = 60.0) -> float:
@@ -400,17 +391,24 @@ def _tree_cpu(pid: int) -> float:
     """Processor seconds used so far by ``pid`` and its descendants: those alive, and those
     that ended and were waited for (counted in their parent's), so that a query process
     killed at its timeout does not take its time out of the total."""
-    total, todo = 0.0, [pid]
-    while todo:
-        current = todo.pop()
+    total = 0.0
+    for current in tree_of(pid):
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
         own_and_ended = sum(int(field) for field in fields[11:15])  # utime … cstime
         total += own_and_ended / os.sysconf("SC_CLK_TCK")
-        todo += children_of(current)
     return total
+
+
+def tree_of(pid: int) -> Iterator[int]:
+    """``pid`` and every process under it (those alive as the walk reaches them)."""
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        yield current
+        todo += children_of(current)
 
 
 def children_of(pid: int) -> list[int]:

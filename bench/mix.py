@@ -249,9 +249,9 @@ def _scale(
         try:
             with start() as targets:
                 pids = tuple(target.pid for target in targets)
-                for target in targets:
+                for index, target in enumerate(targets):  # the store is measured first
                     runs[target.name] = run_target(
-                        target, args.seconds, connections, rows, pids[: targets.index(target)]
+                        target, args.seconds, connections, rows, pids[:index]
                     )
                 pinned.update(_on_own_processors(targets, args.seconds))
         except RuntimeError as error:

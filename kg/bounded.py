@@ -98,7 +98,7 @@ def _runs(count: int, workers: int, weights: Sequence[int] | None) -> list[tuple
         if len(runs) < workers - 1 and so_far * workers >= total * (len(runs) + 1):
             runs.append((start, index + 1))
             start = index + 1
-    return [*runs, (start, count)] if count else []
+    return [*runs, (start, count)]  # (a weight above 0: count is too)
 
 
 class _Child:
