@@ -33,6 +33,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.helpers import process_children
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 REAL_CONTENT = SHARED / "corpus" / "algoritmekader"
@@ -323,7 +325,7 @@ def _lua_string(text: str) -> str:
 
 def rss_mib(pid: int, children: bool = True) -> list[float]:
     """Resident memory (MiB) of ``pid``'s children (gunicorn's workers), or of ``pid``."""
-    pids = children_of(pid) if children else []
+    pids = process_children(pid) if children else []
     return [_rss(p) for p in (pids or [pid])]
 
 
@@ -331,7 +333,7 @@ def own_mib(pid: int, children: bool = True) -> list[float]:
     """Memory (MiB) that only each of ``pid``'s children (or ``pid``) holds: private pages, not
     the ones shared with the master that loaded the snapshot before forking, nor with the other
     workers; what one more worker costs."""
-    pids = children_of(pid) if children else []
+    pids = process_children(pid) if children else []
     return [_private(p) for p in (pids or [pid])]
 
 
@@ -344,7 +346,7 @@ def proportional_mib(pid: int) -> tuple[list[float], float]:
     processes counts 1/n in each), and of ``pid`` and every process under it together (the
     master, workers, zygotes and query processes: the server's whole memory, nothing counted
     twice, as one process's RSS is)."""
-    workers = [pss_mib(p) for p in children_of(pid)]
+    workers = [pss_mib(p) for p in process_children(pid)]
     return workers, sum(pss_mib(p) for p in tree_of(pid))
 
 
@@ -408,19 +410,7 @@ def tree_of(pid: int) -> Iterator[int]:
     while todo:
         current = todo.pop()
         yield current
-        todo += children_of(current)
-
-
-def children_of(pid: int) -> list[int]:
-    """The children of every thread of ``pid``: a child is listed under the thread that
-    started it (a worker's zygotes are started by its threads)."""
-    found: list[int] = []
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            found += [int(p) for p in (task / "children").read_text().split()]
-    except OSError:  # ended meanwhile
-        return found
-    return found
+        todo += process_children(current)
 
 
 def _rss(pid: int) -> float:

@@ -15,8 +15,9 @@ a round alike. Per round:
 In both, a prober (``127.0.0.5``) asks ``/health`` ten times a second (5 s timeout) and counts
 the answers. Printed: req/s, p50, p99 of both, the ratio, health answered, what the heavy
 clients got (``503`` at the timeout, ``429``/``503`` when refused a slot), how often the server
-closed a slow connection, and the resident memory of each worker and each query process
-(taken during the abuse).
+closed a slow connection, how many connections each worker held halfway through a window
+(wrk's, and all), and the resident memory of each worker and each query process (taken during
+the abuse).
 
 Usage: python bench/query_lane.py [--content DIR] [--seconds N] [--rounds N]
 """
@@ -45,12 +46,12 @@ from bench.harness import (  # noqa: E402
     Load,
     Target,
     build_real,
-    children_of,
     our_server,
     pss_mib,
     rss_mib,
     wrk,
 )
+from tests.helpers import connections_held, lane_processes, process_children  # noqa: E402
 
 LOOKUP = "SELECT ?p ?o {<urn:nl:ak:mtr:org-02> ?p ?o}"
 HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
@@ -158,12 +159,12 @@ def cpu(server: int) -> dict[str, float]:
     processes each has reaped), by its live query processes, and by those of them at
     ``SCHED_IDLE``."""
     used = {"server": 0.0, "idle": 0.0}
-    for worker in children_of(server):
+    for worker in process_children(server):
         try:
-            for parent in [worker, *children_of(worker)]:  # a worker's children: its zygotes
+            for parent in [worker, *process_children(worker)]:  # a worker's children: its zygotes
                 own, reaped, _ = _times(parent)
                 used["server"] += own + reaped
-            for process in lane(worker):
+            for process in lane_processes(worker):
                 own, _, policy = _times(process)
                 used["server"] += own
                 used["idle"] += own if policy == 5 else 0.0
@@ -180,6 +181,9 @@ class Window:
     load: Load
     health: collections.Counter[int]
     cpu: dict[str, float]
+    #: Connections each worker held halfway through: wrk's (from ``127.0.0.1``), and every
+    #: client's (the prober's and, under abuse, the slow and heavy ones too).
+    spread: list[tuple[int, int]]
 
     def health_answered(self) -> str:
         total = sum(self.health.values())
@@ -189,11 +193,22 @@ class Window:
 def window(target: Target, seconds: float) -> Window:
     prober = Looper(target, "/health", "127.0.0.5", 0.1, 5)
     prober.start()
+    spread: list[tuple[int, int]] = []
+    port = _address(target)[1]
+    workers = process_children(target.pid)
+    halfway = threading.Timer(
+        seconds / 2,
+        lambda: spread.extend(
+            (connections_held(w, port, "127.0.0.1"), connections_held(w, port)) for w in workers
+        ),
+    )
+    halfway.start()
     before = cpu(target.pid)
     load = wrk(target.base, [target.query_path(LOOKUP)], CONNECTIONS, seconds)
     after = cpu(target.pid)
+    halfway.join()
     used = {key: max(0.0, after[key] - before[key]) for key in after}
-    return Window(load, prober.stop(), used)
+    return Window(load, prober.stop(), used, spread)
 
 
 def abused(
@@ -210,9 +225,9 @@ def abused(
         client.start()
     time.sleep(1.5)  # both heavy queries past the cheap time, the slow connections open
     measured = window(target, seconds)
-    workers = children_of(target.pid)
-    zygotes = [pid for worker in workers for pid in children_of(worker)]
-    processes = [pid for worker in workers for pid in lane(worker)]
+    workers = process_children(target.pid)
+    zygotes = [pid for worker in workers for pid in process_children(worker)]
+    processes = [pid for worker in workers for pid in lane_processes(worker)]
     memory = (
         f"RSS per worker (MiB): {rss(workers)}; per zygote: {rss(zygotes)};"
         f" per query process: {rss(processes)} (PSS {pss(processes)})"
@@ -222,14 +237,6 @@ def abused(
         client.stop()
     slow.join(30)
     return measured, heavy, slow, memory
-
-
-def lane(worker: int) -> list[int]:
-    """A worker's query processes: the children of its zygotes."""
-    found = []
-    for zygote in children_of(worker):
-        found += children_of(zygote)
-    return found
 
 
 def pss(pids: list[int]) -> str:
@@ -244,13 +251,14 @@ def rss(pids: list[int]) -> str:
 def report(rounds: list[tuple[Window, Window]]) -> None:
     print(
         f"{'round':8} {'':9} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9}  health"
-        "  server CPU s (at SCHED_IDLE)"
+        "  server CPU s (at SCHED_IDLE)  wrk's (all) connections per worker"
     )
     for number, pair in enumerate(rounds, 1):
         for name, measured in zip(("baseline", "abuse"), pair, strict=True):
             print(
                 f"{number:<8} {name:9} {measured.load.row()}  {measured.health_answered():>6}"
                 f"  {measured.cpu['server']:.2f} ({measured.cpu['idle']:.2f})"
+                f"  {' / '.join(f'{mine} ({every})' for mine, every in measured.spread)}"
             )
     ratios = [
         abuse.load.requests_per_second / base.load.requests_per_second for base, abuse in rounds

@@ -37,12 +37,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.gthread import TConn, ThreadWorker
+from gunicorn.workers.gthread import TConn
 
 from kg.config import Settings
 from kg.manifest import MANIFEST
 from server import create_app
 from server.access_log import AccessLogger
+from server.balance import BalancedWorker, Seating
 from server.kept_lane import KeptLane, Sending
 from server.services.dataset import current_dataset
 from server.services.kept_files import EXTENSION as KEPT_FILES
@@ -98,13 +99,14 @@ class _Connection(TConn):  # type: ignore[misc]
         return any(end in self.early[: HEADER_BYTES + 4] for end in _HEADER_ENDS)
 
 
-class Worker(ThreadWorker):  # type: ignore[misc]
-    """gunicorn's threaded worker, but a connection waits in the poller (no thread) until it
-    has sent the whole header block of its request: a new one is closed after the keep-alive
-    time if it sends nothing, and any one :data:`HEADER_SECONDS` after its request's first
-    bytes if its headers are not complete by then. gunicorn would give a new connection a
-    thread for up to 5 s, and a thread that has bytes of a request reads the rest blocking,
-    without a time limit: 16 half-sent headers left 2 of 5 health probes unanswered."""
+class Worker(BalancedWorker):
+    """gunicorn's threaded worker, spreading connections evenly (:mod:`server.balance`), but a
+    connection waits in the poller (no thread) until it has sent the whole header block of its
+    request: a new one is closed after the keep-alive time if it sends nothing, and any one
+    :data:`HEADER_SECONDS` after its request's first bytes if its headers are not complete by
+    then. gunicorn would give a new connection a thread for up to 5 s, and a thread that has
+    bytes of a request reads the rest blocking, without a time limit: 16 half-sent headers
+    left 2 of 5 health probes unanswered."""
 
     lane: KeptLane | None = None
 
@@ -123,6 +125,7 @@ class Worker(ThreadWorker):  # type: ignore[misc]
                 raise
             return
         self.nr_conns += 1
+        self.took_one()
         connection = _Connection(self.cfg, client, address, listener.getsockname())
         connection.timeout = time.monotonic() + self.cfg.keepalive  # non-blocking socket
         self._wait_for_headers(connection)
@@ -266,6 +269,7 @@ class Worker(ThreadWorker):  # type: ignore[misc]
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.seating = Seating(settings.workers) if settings.workers > 1 else None
         super().__init__()
 
     def load_config(self) -> None:
@@ -288,6 +292,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         # serve the newest publication too.
         self.cfg.set("preload_app", True)
         self.cfg.set("post_worker_init", _prestart_lane)
+        if self.seating is not None:  # connections spread over the workers (server.balance)
+            self.cfg.set("pre_fork", self.seating.pre_fork)
+            self.cfg.set("child_exit", self.seating.child_exit)
 
     def load(self) -> Any:
         return create_app(self.settings)

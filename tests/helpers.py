@@ -9,6 +9,7 @@ so the slightly loose HTML of real pages still gives the tree a browser would bu
 from __future__ import annotations
 
 import io
+import ipaddress
 import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -426,6 +427,33 @@ def process_children(pid: int) -> list[int]:
     except OSError:  # ended meanwhile
         return found
     return found
+
+
+def connections_held(pid: int, port: int, peer: str | None = None) -> int:
+    """How many established TCP connections to ``port`` (IPv4) the process ``pid`` holds (only
+    those from the address ``peer``, if given): its socket descriptors (``/proc/PID/fd``) met
+    with the kernel's table (``/proc/net/tcp``: local and remote address, state ``01``
+    established, inode)."""
+    mine = set()
+    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = descriptor.readlink().name
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            mine.add(target[len("socket:[") : -1])
+    held = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        remote = str(ipaddress.IPv4Address(socket.ntohl(int(fields[2].split(":")[0], 16))))
+        held += (
+            local_port == port
+            and fields[3] == "01"
+            and fields[9] in mine
+            and peer in (None, remote)
+        )
+    return held
 
 
 def lane_processes(worker: int) -> list[int]:
