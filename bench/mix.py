@@ -45,6 +45,7 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.helpers (harness)
 
 from harness import (
     SPARQL_JSON,
