@@ -5,8 +5,9 @@ connection. A client that opens a few keep-alive connections at once (wrk's 8, a
 6, nginx's upstream connections) often found them all on one worker while the other idled:
 a worker runs its Python on one processor, and the lookup at 8 connections measured 640 req/s
 with them 0 / 8, 1,143 with 1 / 7 and 1,276–1,408 with anything from 2 / 6 to 6 / 2 (two
-workers, two processors, 28 Nov 2026). A worker being busy for a moment when the connections
-come (its poller is late to wake) is what sends them all to the other.
+workers, two processors, 28 Nov 2026). A worker busy for a moment when the connections come
+(its poller late to wake) sends them all to the other (``tests/test_balance.py`` stops one with
+``SIGSTOP`` to show it).
 
 So the workers share a small :class:`Board` (anonymous shared memory made by gunicorn's master
 before it forks them): each worker writes on its *seat* how many connections it holds, and
