@@ -435,7 +435,11 @@ def connections_held(pid: int, port: int, peer: str | None = None) -> int:
     with the kernel's table (``/proc/net/tcp``: local and remote address, state ``01``
     established, inode)."""
     mine = set()
-    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # the process has ended: it holds none
+        return 0
+    for descriptor in descriptors:
         try:
             target = descriptor.readlink().name
         except OSError:  # closed meanwhile
