@@ -292,6 +292,12 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         # serve the newest publication too.
         self.cfg.set("preload_app", True)
         self.cfg.set("post_worker_init", _prestart_lane)
+        # No control socket (gunicorn 25.1+ opens one at $HOME/.gunicorn/gunicorn.ctl by
+        # default): every server of a machine would share that one path (a second server took
+        # it over and the first one's exit removed it), it is a way in beside HTTP, and its
+        # thread in the master is stopped and started again around every fork of a worker.
+        # Signals (HUP, TTIN, TERM) manage the server, as the README says.
+        self.cfg.set("control_socket_disable", True)
         if self.seating is not None:  # connections spread over the workers (server.balance)
             self.cfg.set("pre_fork", self.seating.pre_fork)
             self.cfg.set("child_exit", self.seating.child_exit)

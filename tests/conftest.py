@@ -123,10 +123,20 @@ def free_port() -> int:
         return port
 
 
+def _server_environment(home: Path | None) -> dict[str, str]:
+    """This process's environment without ``KG_`` settings; with ``home``, that as ``HOME``
+    and no ``XDG_RUNTIME_DIR`` (to see what a server would write there)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("KG_")}
+    if home is not None:
+        environment["HOME"] = str(home)
+        environment.pop("XDG_RUNTIME_DIR", None)
+    return environment
+
+
 class LiveServer:
     """``kg serve --dist`` in a child process on 127.0.0.1 and a free port."""
 
-    def __init__(self, dist: Path, *extra: str) -> None:
+    def __init__(self, dist: Path, *extra: str, home: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = dist.parent / f"server-{self.port}.log"
@@ -150,7 +160,7 @@ class LiveServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=REPO,
-                env={k: v for k, v in os.environ.items() if not k.startswith("KG_")},
+                env=_server_environment(home),
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -14,6 +14,7 @@ import http.client
 import re
 import socket
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
@@ -262,3 +263,17 @@ def test_the_log_holds_no_traceback(server: LiveServer) -> None:
     statuses = re.findall(r'HTTP/[\d.]+" (\d{3}) ', log)
     assert len(statuses) >= len([case for case in CASES.values() if case.ours])
     assert "500" not in statuses
+
+
+def test_the_server_opens_no_way_in_but_http(sample_dist: Path, tmp_path: Path) -> None:
+    """No gunicorn control socket (gunicorn 25.1+ opens one in the home folder by default,
+    one path for every server of the machine): nothing is written under ``HOME``."""
+    live = LiveServer(sample_dist, home=tmp_path)
+    try:
+        with urllib.request.urlopen(f"{live.url}/health", timeout=10) as answer:
+            assert answer.status == 200
+        time.sleep(1)  # gunicorn opens the socket once its workers are started
+    finally:
+        live.stop()
+    assert list(tmp_path.iterdir()) == []
+    assert "control socket" not in live.log.read_text().lower()
