@@ -28,14 +28,17 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # Every benchmark in one run, each against its peers started by the script itself (wrk, nginx
-# and Virtuoso from Debian, rdflib-endpoint from PyPI into .bench/): medians and ratios.
+# and Virtuoso from Debian, rdflib-endpoint from PyPI into .bench/): medians and ratios; then
+# the issue's goals in one table from the figures the scripts recorded (bench/goals.py).
 bench: $(STAMP)
+	rm -rf .bench/figures
 	$(BIN)/python bench/build.py
 	$(BIN)/python bench/history.py
 	$(BIN)/python bench/mix.py
 	$(BIN)/python bench/query_lane.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/dumps.py
+	$(BIN)/python bench/goals.py
 
 # PNGs of the main pages at desktop and mobile width (needs Debian's chromium, chromium-driver).
 screenshots: $(STAMP)

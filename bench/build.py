@@ -31,6 +31,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.harness import record  # noqa: E402
+
 DEFAULT_CONTENT = REPO.parent / "shared" / "corpus" / "algoritmekader"
 
 
@@ -155,6 +159,10 @@ def main() -> None:
     print("in-process stages (median):")
     for name, values in stages.items():
         print(f"  {name:24s} {statistics.median(values) * 1000:8.1f} ms")
+    record(
+        "build",
+        {"from nothing s": build, "rebuild s": statistics.median(rebuilds)},
+    )
 
 
 if __name__ == "__main__":

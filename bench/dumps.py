@@ -32,7 +32,7 @@ DEFAULT_CONTENT = REPO.parent / "shared" / "corpus" / "algoritmekader"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from harness import _tree_cpu, free_port, popen, stop, wait_for  # noqa: E402
+from harness import _tree_cpu, free_port, popen, record, stop, wait_for  # noqa: E402
 
 from deploy.render_nginx import render  # noqa: E402
 
@@ -180,6 +180,7 @@ def main() -> int:
             f"{path:<14} {app_rate:>10.0f} {nginx_rate:>12.0f} {app_rate / nginx_rate:>12.2f}"
             f" {app_cpu:>15.0f} {nginx_cpu:>17.0f}"
         )
+    record("dumps", {f"{path} app / nginx": app / nginx for path, (app, _), (nginx, _) in rows})
     return 0
 
 

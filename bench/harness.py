@@ -18,6 +18,7 @@ a counter) when asked, so no peer answers from a cache of parsed queries.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -28,7 +29,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,21 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 REAL_CONTENT = SHARED / "corpus" / "algoritmekader"
 PEERS = REPO / ".bench"
+#: Each script's main figures (``NAME.json``), read by ``bench/goals.py`` into one table of the
+#: issue's goals; ``make bench`` clears the folder first, so the table is of that run only.
+FIGURES = PEERS / "figures"
 SPARQL_JSON = "application/sparql-results+json"
+
+
+def record(script: str, figures: Mapping[str, float | None]) -> None:
+    """Add ``figures`` to what ``script`` recorded in this run (None: not measured)."""
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    path = FIGURES / f"{script}.json"
+    kept = json.loads(path.read_text()) if path.is_file() else {}
+    kept.update(figures)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(kept, indent=1, sort_keys=True) + "\n")
+    partial.replace(path)
 
 
 def free_port() -> int:

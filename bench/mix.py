@@ -59,6 +59,7 @@ from harness import (
     pin,
     proportional_mib,
     rdflib_endpoint,
+    record,
     rss_mib,
     settle,
     virtuoso,
@@ -97,8 +98,16 @@ ACCEPT = f"{SPARQL_JSON}, text/turtle;q=0.9, application/n-triples;q=0.8"
 OURS = "this project"
 OURS_ON_STORE = "… --store Virtuoso"
 _ADMIT_ALL = ("--heavy-per-client", "32", "--heavy-total", "32")
-#: Per target: the sizes of its answers, and each question's load alone at 8 connections.
-Run = tuple[dict[str, int | str], dict[str, Load]]
+#: Per target: the sizes of its answers; each question's load alone at 8 connections, and the
+#: mix's at each count of connections (``mix N``); its largest RSS (MiB; ours: per worker).
+Run = tuple[dict[str, int | str], dict[str, Load], float]
+#: The names of the servers in the figures ``bench/goals.py`` reads.
+FIGURE_NAMES = {
+    OURS: "ours",
+    OURS_ON_STORE: "store",
+    "Virtuoso": "virtuoso",
+    "rdflib-endpoint": "rdflib",
+}
 #: Per question at 8 connections, Virtuoso's load and ours on it, each on processors of its own.
 Pinned = dict[str, tuple[Load, Load]]
 
@@ -133,11 +142,12 @@ def run_target(
     measurement left) are idle."""
     sizes = {name: answer_size(target, query) for name, query in QUESTIONS.items()}
     paths = [target.query_path(query) for query in QUESTIONS.values()]
+    loads = {}
     for count in connections:
         _settle(target, beside)  # the last measurement's queries finished first
         load = wrk(target.base, paths, count, seconds, ACCEPT, distinct=True, threads=2)
         rows.append(_row(target.name, f"mix, {count} conn.", load))
-    alone = {}
+        loads[f"mix {count}"] = load
     for name, query in QUESTIONS.items():
         _settle(target, beside)
         before = _tree_cpu(target.pid)
@@ -147,9 +157,10 @@ def run_target(
         cpu_ms = (_tree_cpu(target.pid) - before) / max(load.requests, 1) * 1e3
         cpu = f"{cpu_ms:9.2f}" if load.requests else f"{'n/a':>9s}"
         rows.append(_row(target.name, f"{name}, 8 conn.", load) + f" {cpu}")
-        alone[name] = load
+        loads[name] = load
     rows.append(f"  {target.name:16s} {_memory(target)}")
-    return sizes, alone
+    workers = target.name in (OURS, OURS_ON_STORE)
+    return sizes, loads, max(rss_mib(target.pid, children=workers))
 
 
 def _memory(target: Target) -> str:
@@ -257,9 +268,40 @@ def _scale(
                 pinned.update(_on_own_processors(targets, args.seconds))
         except RuntimeError as error:
             rows.append(f"  not measured: {error}")
-    rows.extend(_agreement({name: sizes for name, (sizes, _) in runs.items()}))
+    rows.extend(_agreement({name: run[0] for name, run in runs.items()}))
     print("\n".join(rows), flush=True)
+    record("mix", _figures(scale, runs, pinned))
     return runs, pinned
+
+
+def _figures(scale: int, runs: dict[str, Run], pinned: Pinned) -> dict[str, float | None]:
+    """This scale's figures for ``bench/goals.py``: each server's req/s and p99 per question
+    and mix, its RSS, the questions whose answers differ from ours (DESCRIBE aside: ours is a
+    superset by design), and the store's p50 over Virtuoso's per question."""
+    figures: dict[str, float | None] = {}
+    ours = runs.get(OURS, runs.get(OURS_ON_STORE, ({}, {}, 0.0)))[0]
+    for name, (sizes, loads, rss) in runs.items():
+        key = f"x{scale} {FIGURE_NAMES.get(name, name)}"
+        for what, load in loads.items():
+            answered = load.requests > 0
+            figures[f"{key} {what} req/s"] = load.requests_per_second if answered else None
+            figures[f"{key} {what} p99 ms"] = load.p99_ms if answered else None
+        figures[f"{key} rss MiB"] = rss
+        differ = [q for q in QUESTIONS if q != "describe" and sizes.get(q) != ours.get(q)]
+        figures[f"{key} answers differing"] = len(differ)
+    if "Virtuoso" in runs and OURS_ON_STORE in runs:
+        theirs, on_store = runs["Virtuoso"][1], runs[OURS_ON_STORE][1]
+        for name in QUESTIONS:
+            figures[f"x{scale} store p50 ratio shared {name}"] = _p50_ratio(
+                theirs[name], on_store[name]
+            )
+            if name in pinned:
+                figures[f"x{scale} store p50 ratio own {name}"] = _p50_ratio(*pinned[name])
+    return figures
+
+
+def _p50_ratio(theirs: Load, ours: Load) -> float | None:
+    return ours.p50_ms / theirs.p50_ms if ours.requests and theirs.requests else None
 
 
 def _on_own_processors(targets: list[Target], seconds: float) -> Pinned:

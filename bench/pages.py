@@ -46,6 +46,7 @@ from harness import (
     _tree_cpu,
     free_port,
     popen,
+    record,
     rss_mib,
     stop,
     wait_for,
@@ -183,6 +184,10 @@ def over_http(dist: Path, seconds: float, connections: int, cache_bytes: int) ->
     for setting, sizes in memory:
         listed = ", ".join(f"{mib:.0f}" for mib in sizes)
         print(f"RSS per worker afterwards, cache {setting}: {listed} MiB")
+    record(
+        "pages",
+        {f"{what} cache {cache} req/s": load.requests_per_second for what, cache, load, _ in rows},
+    )
 
 
 def main() -> int:

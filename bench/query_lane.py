@@ -48,6 +48,7 @@ from bench.harness import (  # noqa: E402
     build_real,
     our_server,
     pss_mib,
+    record,
     rss_mib,
     wrk,
 )
@@ -287,6 +288,14 @@ def report(rounds: list[tuple[Window, Window]]) -> None:
     print(
         f"/health answered under abuse: {health[200]} of {sum(health.values())} "
         f"({health[200] / max(1, sum(health.values())):.0%})"
+    )
+    record(
+        "query_lane",
+        {
+            "lookup kept under abuse": statistics.median(ratios),
+            "health answered": health[200],
+            "health asked": sum(health.values()),
+        },
     )
 
 
