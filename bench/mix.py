@@ -277,7 +277,9 @@ def _scale(
 def _figures(scale: int, runs: dict[str, Run], pinned: Pinned) -> dict[str, float | None]:
     """This scale's figures for ``bench/goals.py``: each server's req/s and p99 per question
     and mix, its RSS, the questions whose answers differ from ours (DESCRIBE aside: ours is a
-    superset by design), and the store's p50 over Virtuoso's per question."""
+    superset by design) and those not compared (one side gave no answer, e.g. the embedded
+    engine's ``503`` past its timeout at ×100), and the store's p50 over Virtuoso's per
+    question."""
     figures: dict[str, float | None] = {}
     ours = runs.get(OURS, runs.get(OURS_ON_STORE, ({}, {}, 0.0)))[0]
     for name, (sizes, loads, rss) in runs.items():
@@ -287,8 +289,10 @@ def _figures(scale: int, runs: dict[str, Run], pinned: Pinned) -> dict[str, floa
             figures[f"{key} {what} req/s"] = load.requests_per_second if answered else None
             figures[f"{key} {what} p99 ms"] = load.p99_ms if answered else None
         figures[f"{key} rss MiB"] = rss
-        differ = [q for q in QUESTIONS if q != "describe" and sizes.get(q) != ours.get(q)]
+        both = [q for q in QUESTIONS if all(isinstance(x.get(q), int) for x in (sizes, ours))]
+        differ = [q for q in both if q != "describe" and sizes[q] != ours[q]]
         figures[f"{key} answers differing"] = len(differ)
+        figures[f"{key} answers not compared"] = len(QUESTIONS) - len(both)
     if "Virtuoso" in runs and OURS_ON_STORE in runs:
         theirs, on_store = runs["Virtuoso"][1], runs[OURS_ON_STORE][1]
         for name in QUESTIONS:

@@ -69,6 +69,8 @@ def test_the_goals_table_reads_what_the_scripts_recorded(tmp_path: Path) -> None
         "x10 store p50 ratio own lookup": 1.12,
         "x10 store p50 ratio own describe": 1.6,
         "x10 store p50 ratio own tekstfilter": None,
+        "x100 store answers differing": 0,
+        "x100 store answers not compared": 1,
     }
     (tmp_path / "mix.json").write_text(json.dumps(mix))
     (tmp_path / "query_lane.json").write_text(
@@ -85,6 +87,7 @@ def test_the_goals_table_reads_what_the_scripts_recorded(tmp_path: Path) -> None
     own = rows["×10 --store ≤ 1.5× Virtuoso, every question (own processors)"]
     assert own == ("1.60× at most (describe)", "NO")
     assert rows["kg build (from nothing) ≤ 1.0 s"] == ("not measured", "-")
+    assert rows["×100 --store answers as embedded"] == ("0 differ (1 not answered by both)", "yes")
 
 
 def test_a_script_adds_to_its_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
