@@ -281,7 +281,7 @@ def _figures(scale: int, runs: dict[str, Run], pinned: Pinned) -> dict[str, floa
     engine's ``503`` past its timeout at ×100), and the store's p50 over Virtuoso's per
     question."""
     figures: dict[str, float | None] = {}
-    ours = runs.get(OURS, runs.get(OURS_ON_STORE, ({}, {}, 0.0)))[0]
+    ours = _reference({name: run[0] for name, run in runs.items()})
     for name, (sizes, loads, rss) in runs.items():
         key = f"x{scale} {FIGURE_NAMES.get(name, name)}"
         for what, load in loads.items():
@@ -289,10 +289,9 @@ def _figures(scale: int, runs: dict[str, Run], pinned: Pinned) -> dict[str, floa
             figures[f"{key} {what} req/s"] = load.requests_per_second if answered else None
             figures[f"{key} {what} p99 ms"] = load.p99_ms if answered else None
         figures[f"{key} rss MiB"] = rss
-        both = [q for q in QUESTIONS if all(isinstance(x.get(q), int) for x in (sizes, ours))]
-        differ = [q for q in both if q != "describe" and sizes[q] != ours[q]]
-        figures[f"{key} answers differing"] = len(differ)
-        figures[f"{key} answers not compared"] = len(QUESTIONS) - len(both)
+        differing, not_compared = _compared(sizes, ours)
+        figures[f"{key} answers differing"] = len([q for q in differing if q != "describe"])
+        figures[f"{key} answers not compared"] = not_compared
     if "Virtuoso" in runs and OURS_ON_STORE in runs:
         theirs, on_store = runs["Virtuoso"][1], runs[OURS_ON_STORE][1]
         for name in QUESTIONS:
@@ -360,15 +359,26 @@ def _ratio(theirs: Load, ours: Load, width: int) -> str:
     return f"{slower:{width}.2f} {rate:8.2f}"
 
 
+def _reference(answers: dict[str, dict[str, int | str]]) -> dict[str, int | str]:
+    """The answers the others are compared with: the embedded engine's, else ours on the store."""
+    return answers.get(OURS) or answers.get(OURS_ON_STORE, {})
+
+
+def _compared(sizes: dict[str, int | str], ours: dict[str, int | str]) -> tuple[list[str], int]:
+    """The questions whose answer differs from ours in size, of those both answered; and how
+    many questions one side did not answer (a status instead of a size)."""
+    both = [q for q in QUESTIONS if all(isinstance(x.get(q), int) for x in (sizes, ours))]
+    return [q for q in both if sizes[q] != ours[q]], len(QUESTIONS) - len(both)
+
+
 def _agreement(answers: dict[str, dict[str, int | str]]) -> list[str]:
-    ours = answers.get(OURS) or answers.get(OURS_ON_STORE, {})
+    ours = _reference(answers)
     lines = []
     for name, sizes in answers.items():
         failed = {q: size for q, size in sizes.items() if isinstance(size, str)}
         if failed:
             lines.append(f"  {name}: no answer to {failed}")
-        differing = [q for q, size in sizes.items() if size != ours.get(q) and q not in failed]
-        differing = [q for q in differing if not isinstance(ours.get(q), str)]
+        differing, _ = _compared(sizes, ours)
         if differing:
             lines.append(f"  {name}: answers differ from this project's on: {differing}")
     if not lines:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bench import harness
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(
     path.name
     for path in (REPO / "bench").glob("*.py")
