@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import threading
 import time
@@ -250,9 +251,25 @@ def policies(pid: int) -> list[int]:
     return found
 
 
+def processors(pid: int) -> list[set[int]]:
+    """The processors each thread of ``pid`` may run on."""
+    found = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found.append(os.sched_getaffinity(int(task.name)))
+    except OSError:  # ended meanwhile
+        return []
+    return found
+
+
 def test_a_heavy_query_runs_only_on_an_otherwise_idle_processor(server: LiveServer) -> None:
     # Linux keeps the policy per thread: the query runs on a thread of its own, which must
-    # be lowered too (lowering the process's id alone left it at full priority).
+    # be lowered too (lowering the process's id alone left it at full priority). Every
+    # thread is also kept to the upper half of the processors the server may use (at least
+    # one), so that the other half never runs a heavy query; the server runs with this
+    # process's processors.
+    mine = sorted(os.sched_getaffinity(0))
+    upper_half = set(mine[len(mine) - max(1, len(mine) // 2) :])
     heavy = Loop(server, sparql(HEAVY), "127.0.0.8")
     lowered: list[int] = []
     try:
@@ -264,15 +281,22 @@ def test_a_heavy_query_runs_only_on_an_otherwise_idle_processor(server: LiveServ
                 pid for pid in query_processes(server.process.pid) if set(policies(pid)) == {IDLE}
             ]
         threads = len(policies(lowered[0])) if lowered else 0
+        kept_to = processors(lowered[0]) if lowered else []
     finally:
         statuses = heavy.stop()
     assert lowered, "no query process at SCHED_IDLE while a heavy query ran"
     assert threads >= 2  # the process's main thread and the query's
+    assert kept_to and all(allowed == upper_half for allowed in kept_to), (kept_to, mine)
     assert set(statuses) <= {503}
     # the lowered process is not reused for the next (cheap) query: it was stopped
     assert get(server, sparql(LOOKUP))[0] == 200
     assert not set(lowered) & set(query_processes(server.process.pid))
     assert all(IDLE not in policies(pid) for pid in query_processes(server.process.pid))
+    assert all(
+        allowed == set(mine)
+        for pid in query_processes(server.process.pid)
+        for allowed in processors(pid)
+    )
 
 
 def test_half_sent_headers_hold_no_thread(server: LiveServer) -> None:

@@ -25,8 +25,9 @@ for a busy processor does not count, so a lookup on a loaded machine stays a loo
 that has used that much is *heavy*: it must get a slot (per client and in total, shared by all
 workers) or is stopped at once (``429`` / ``503`` with ``Retry-After``). Every thread of its
 process goes to ``SCHED_IDLE`` (Linux keeps the policy per thread: nice 10 on the process id
-alone left the query's thread at full priority), and a process is started in its place at
-once, so lookups wait neither for a processor nor for a query process.
+alone left the query's thread at full priority) and to the upper half of the processors
+(:func:`server.services.pool_process.heavy_processors`), and a process is started in its place
+at once, so lookups wait neither for a processor nor for a query process.
 
 The lane is held by the application (``app.extensions``), not by this module; it notices when
 it finds itself in a forked process (gunicorn's workers fork the preloaded master) and starts
