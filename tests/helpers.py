@@ -490,3 +490,13 @@ def redefine_dpia(content: Path, prefix: str) -> None:
     text = glossary.read_text()
     assert "*[DPIA]: " in text
     glossary.write_text(text.replace("*[DPIA]: ", f"*[DPIA]: {prefix}"))
+
+
+def copy_publication(source: Path, target: Path, without: Iterable[str] = ()) -> Path:
+    """The files of the publication ``source`` (not the folder of the store a server built
+    beside them) copied into a new folder ``target``, but those named in ``without``."""
+    target.mkdir()
+    for path in source.iterdir():
+        if path.is_file() and path.name not in without:
+            (target / path.name).write_bytes(path.read_bytes())
+    return target

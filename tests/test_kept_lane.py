@@ -24,6 +24,7 @@ from gunicorn.http.parser import RequestParser
 
 from server.kept_lane import HEAD_BYTES, plain_environ
 from server.services.dataset import CHECK_INTERVAL
+from server.services.disk_store import FOLDER_PREFIX
 from server.services.kept_files import EXTENSION, KeptFiles, mark_kept
 from tests.conftest import SAMPLE_CONTENT, LiveServer
 from tests.helpers import raw_exchange, undated
@@ -120,8 +121,9 @@ def get(path: str, host: str = "127.0.0.1:8000") -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
 
 
-def worker_files(server: LiveServer, folder: Path) -> list[str]:
-    """The files under ``folder`` the server's only worker has open."""
+def worker_files(server: LiveServer, folder: Path, store: bool = False) -> list[str]:
+    """The files under ``folder`` the server's only worker has open; with ``store``, those of
+    the snapshot's store on disk too (open while the snapshot is served)."""
     (worker,) = [
         int(child)
         for task in (Path("/proc") / str(server.process.pid) / "task").iterdir()
@@ -130,8 +132,9 @@ def worker_files(server: LiveServer, folder: Path) -> list[str]:
     found = []
     for link in (Path("/proc") / str(worker) / "fd").iterdir():
         with contextlib.suppress(OSError):  # closed meanwhile
-            if os.readlink(link).startswith(str(folder)):
-                found.append(os.readlink(link))
+            path = os.readlink(link)
+            if path.startswith(str(folder)) and (store or f"/{FOLDER_PREFIX}" not in path):
+                found.append(path)
     return found
 
 
@@ -249,7 +252,7 @@ def test_the_files_of_an_older_snapshot_are_closed(tmp_path: Path, sample_dist: 
             time.sleep(CHECK_INTERVAL * 1.2)  # a worker looks at the link at most once a second
             bodies = [raw_exchange(client, get("/context.jsonld"), head=False)[1] for _ in "ab"]
         assert bodies == [changed, changed]
-        assert worker_files(server, first) == []
+        assert worker_files(server, first, store=True) == []  # its store closed too
         assert worker_files(server, second) == [str(second / "context.jsonld")]
     finally:
         server.stop()

@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import REPO, build_publication
-from tests.helpers import Element, parse_html
+from tests.helpers import Element, copy_publication, parse_html
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 MAATREGELEN = "docs/voldoen-aan-wetten-en-regels/maatregelen"
@@ -303,11 +303,7 @@ def test_page_without_rendered_body(
     make_app: Callable[..., Flask], sample_dist: Path, tmp_path: Path
 ) -> None:
     """A publication without html.json still serves every page, without bodies."""
-    bare = tmp_path / "bare"
-    bare.mkdir()
-    for source in sample_dist.iterdir():
-        if source.name != "html.json":
-            (bare / source.name).write_bytes(source.read_bytes())
+    bare = copy_publication(sample_dist, tmp_path / "bare", without={"html.json"})
     page = page_of(make_app(bare).test_client(), "/id/urn:nl:ak:mtr:org-01")
     assert page.find("h1").words().startswith("Leg vast wie verantwoordelijk")
     assert not page.find_all("div", class_="document")
@@ -406,10 +402,7 @@ def test_a_tampered_page_is_sanitised_again(
     make_app: Callable[..., Flask], sample_dist: Path, tmp_path: Path
 ) -> None:
     """The server passes html.json through the policy again: a hand-edited file cannot inject."""
-    dist = tmp_path / "dist"
-    dist.mkdir()
-    for source in sample_dist.iterdir():
-        (dist / source.name).write_bytes(source.read_bytes())
+    dist = copy_publication(sample_dist, tmp_path / "dist")
     pages = json.loads((dist / "html.json").read_text(encoding="utf-8"))
     pages["urn:nl:ak:mtr:org-01"] = (
         '<h2 id="toelichting">Toelichting</h2><script>alert(1)</script>'

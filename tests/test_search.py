@@ -32,7 +32,7 @@ from kg.corpus import Corpus
 from kg.search import search_index
 from kg.website import website_page
 from server.services.search import match_expression, open_index
-from tests.helpers import parse_html
+from tests.helpers import copy_publication, parse_html
 
 pytestmark = pytest.mark.corpus
 
@@ -410,11 +410,7 @@ def test_a_publication_without_an_index(
 ) -> None:
     """A publication from before the index: searching says so (503); lookups of URNs and
     codes still work."""
-    bare = tmp_path / "bare"
-    bare.mkdir()
-    for source in sample_dist.iterdir():
-        if source.name != "search.sqlite":
-            (bare / source.name).write_bytes(source.read_bytes())
+    bare = copy_publication(sample_dist, tmp_path / "bare", without={"search.sqlite"})
     client = make_app(bare).test_client()
     assert client.get("/zoeken?q=bias").status_code == 503
     assert client.get("/zoeken").status_code == 200

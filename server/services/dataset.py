@@ -10,10 +10,12 @@ swapped in. Each request is given the snapshot of its start (:func:`pin_snapshot
 ``flask.g``), so every answer (dumps, SPARQL, pages, VoID, health) comes from one Dataset even
 while the next is taken up. Requests read it through :func:`current_dataset`.
 
-Memory (issue 10): what loading a snapshot freed (the scan of every quad for the index and the
-counts) is handed back to the system before the master forks its workers
-(:func:`give_back_memory`), so the workers do not inherit it; the store itself, loaded in the
-master, is shared by the workers page by page until they take up another snapshot.
+Memory (issue 10): the store is on disk, read-only, built once per snapshot
+(:mod:`server.services.disk_store`; in memory only where the snapshot's folder cannot be
+written), so its pages are the kernel's page cache rather than every worker's. What loading a
+snapshot freed (the scan of every quad for the index and the counts) is handed back to the
+system before the master forks its workers (:func:`give_back_memory`), so the workers do not
+inherit it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from kg.manifest import (
 )
 from kg.namespace import DATA_GRAPH as DATA_GRAPH  # named graphs of the store, one home: kg
 from kg.namespace import ONTOLOGY_GRAPH as ONTOLOGY_GRAPH
+from server.services.disk_store import open_disk_store
 from server.services.index import SiteIndex, build_index, install_index, pin_index
 from server.services.remote_store import open_store
 
@@ -97,29 +100,31 @@ class Dataset:
 
 def load_dataset(dist: Path, settings: Settings | None = None) -> Dataset:
     """``dist``'s snapshot; its triples from the store ``settings.store`` names, if any
-    (``kg serve --store``: :mod:`server.services.remote_store`), else loaded here."""
+    (``kg serve --store``: :mod:`server.services.remote_store`), else from its store on disk,
+    else loaded here into memory."""
     if not (dist / MANIFEST.name).is_file():
         raise PublicationMissing(f"{dist}: no publication here (run 'kg build' first)")
     manifest = read_manifest(dist)
     releases = load_releases(dist)
+    version = publication_version(manifest)
     if settings is not None and settings.store is not None:
         store = open_store(settings, releases)
     else:
-        store = load_store(dist)
+        store = open_disk_store(dist, version, DATA_GRAPH, ONTOLOGY_GRAPH) or load_store(dist)
     return Dataset(
         path=dist,
         manifest=manifest,
         store=store,
         statistics=count_statistics(store),
         pages=read_pages(dist),
-        version=publication_version(manifest),
+        version=version,
         resources=read_resources(dist),
         releases=releases,
     )
 
 
 def load_store(dist: Path) -> ox.Store:
-    """The snapshot's graph and ontology in their named graphs of an embedded store."""
+    """The snapshot's graph and ontology in their named graphs of an in-memory store."""
     store = ox.Store()
     store.bulk_load(
         path=str(dist / GRAPH_NT.name),

@@ -1,0 +1,157 @@
+"""The web workers' store on disk (``server.services.disk_store``): built once per snapshot,
+holding what the snapshot's files hold, shared by processes building it at once, and replaced
+by the in-memory store where it cannot be built.
+
+Expected contents are read from the snapshot's files with rdflib, not from the store under
+test."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+from rdflib.compare import isomorphic
+from rdflib.namespace import XSD
+
+from kg.manifest import GRAPH_NT, ONTOLOGY, read_manifest
+from server.services.dataset import (
+    DATA_GRAPH,
+    ONTOLOGY_GRAPH,
+    load_dataset,
+    publication_version,
+)
+from server.services.disk_store import FOLDER_PREFIX, open_disk_store, store_folder
+from tests.conftest import LiveServer
+
+COUNT = "SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
+
+
+@pytest.fixture()
+def snapshot(sample_dist: Path, tmp_path: Path) -> Path:
+    """A copy of the sample's snapshot folder, without any store built in it before."""
+    folder = tmp_path / "snapshot"
+    shutil.copytree(sample_dist.resolve(), folder, ignore=shutil.ignore_patterns(".store-*"))
+    return folder
+
+
+def version_of(snapshot: Path) -> str:
+    return publication_version(read_manifest(snapshot))
+
+
+def _term(term: object) -> rdflib.term.Node:
+    if isinstance(term, ox.NamedNode):
+        return rdflib.URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return rdflib.BNode(term.value)
+    assert isinstance(term, ox.Literal)
+    if term.language:
+        return rdflib.Literal(term.value, lang=term.language)
+    if term.datatype.value == str(XSD.string):  # rdflib: a plain literal
+        return rdflib.Literal(term.value)
+    return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype.value))
+
+
+def quads(store: ox.Store, graph: str) -> rdflib.Graph:
+    """The triples of ``graph`` in ``store``, as an rdflib graph."""
+    found = rdflib.Graph()
+    for quad in store.quads_for_pattern(None, None, None, ox.NamedNode(graph)):
+        found.add((_term(quad.subject), _term(quad.predicate), _term(quad.object)))
+    return found
+
+
+def same(found: rdflib.Graph, path: Path, format: str) -> bool:
+    """Whether ``found`` holds the triples of ``path`` as rdflib reads the file (blank nodes
+    matched by structure)."""
+    graph = rdflib.Graph()
+    graph.parse(path, format=format)
+    return len(found) == len(graph) and isomorphic(found, graph)
+
+
+def test_the_store_holds_the_snapshot_and_is_built_once(snapshot: Path) -> None:
+    version = version_of(snapshot)
+    store = open_disk_store(snapshot, version, DATA_GRAPH, ONTOLOGY_GRAPH)
+    assert store is not None
+    assert same(quads(store, DATA_GRAPH), snapshot / GRAPH_NT.name, "nt")
+    assert same(quads(store, ONTOLOGY_GRAPH), snapshot / ONTOLOGY.name, "turtle")
+    folder = store_folder(snapshot, version)
+    built = folder.stat().st_ino, sorted(path.name for path in folder.iterdir())
+    # opened again (another worker, a restart): the same folder, not built again
+    again = open_disk_store(snapshot, version, DATA_GRAPH, ONTOLOGY_GRAPH)
+    assert again is not None
+    assert (folder.stat().st_ino, sorted(path.name for path in folder.iterdir())) == built
+    assert [p.name for p in snapshot.glob(f"{FOLDER_PREFIX}*")] == [folder.name]
+    # read-only: an update is refused
+    with pytest.raises(RuntimeError, match="read-write"):
+        again.update("INSERT DATA { <urn:x:a> <urn:x:b> <urn:x:c> }")
+
+
+def test_processes_building_at_once_leave_one_store(snapshot: Path) -> None:
+    version = version_of(snapshot)
+    stores: list[ox.Store | None] = []
+    threads = [
+        threading.Thread(
+            target=lambda: stores.append(
+                open_disk_store(snapshot, version, DATA_GRAPH, ONTOLOGY_GRAPH)
+            )
+        )
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(stores) == 3 and all(store is not None for store in stores)
+    nt = snapshot / GRAPH_NT.name
+    assert all(same(quads(store, DATA_GRAPH), nt, "nt") for store in stores if store is not None)
+    # one store, and nothing left of the copies that lost the race
+    assert [p.name for p in snapshot.glob(f"{FOLDER_PREFIX}*")] == [
+        store_folder(snapshot, version).name
+    ]
+
+
+def test_where_no_store_can_be_built_the_snapshot_is_loaded_into_memory(
+    snapshot: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A file where the store's folder would go: the build cannot put it there (as in a
+    # publication the server may not write; the tests run as root, so no permission stops it).
+    version = version_of(snapshot)
+    store_folder(snapshot, version).write_text("in the way")
+    with caplog.at_level(logging.WARNING):
+        assert open_disk_store(snapshot, version, DATA_GRAPH, ONTOLOGY_GRAPH) is None
+    assert "loaded into memory" in caplog.text and str(snapshot) in caplog.text
+    dataset = load_dataset(snapshot)
+    assert same(quads(dataset.store, DATA_GRAPH), snapshot / GRAPH_NT.name, "nt")
+    assert not list(snapshot.glob(f"{FOLDER_PREFIX}building-*"))
+
+
+def test_a_live_server_answers_from_either_store(snapshot: Path) -> None:
+    """Through ``kg serve``: the same count of triples from the store on disk and, with the
+    store's place taken, from memory (and the log says why)."""
+    triples = len(rdflib.Graph().parse(snapshot / GRAPH_NT.name, format="nt"))
+    query = urllib.parse.urlencode({"query": COUNT.format(graph=DATA_GRAPH)})
+    counts = []
+    for blocked in (False, True):
+        folder = store_folder(snapshot, version_of(snapshot))
+        if blocked:
+            shutil.rmtree(folder)
+            folder.write_text("in the way")
+        server = LiveServer(snapshot)
+        try:
+            request = urllib.request.Request(
+                f"{server.url}/sparql?{query}", headers={"Accept": "text/csv"}
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                counts.append(int(response.read().decode().split()[-1]))
+            log = server.log.read_text()
+        finally:
+            server.stop()
+        assert folder.is_dir() != blocked
+        assert ("loaded into memory" in log) == blocked
+    assert counts == [triples, triples]
