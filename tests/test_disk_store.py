@@ -131,6 +131,20 @@ def test_where_no_store_can_be_built_the_snapshot_is_loaded_into_memory(
     assert not list(snapshot.glob(f"{FOLDER_PREFIX}building-*"))
 
 
+def test_a_store_folder_that_cannot_be_opened_is_left_for_memory(
+    snapshot: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A folder where the store should be that is no store (an interrupted copy, another
+    version's format): the server still starts, from memory, and says why."""
+    folder = store_folder(snapshot, version_of(snapshot))
+    folder.mkdir()
+    with caplog.at_level(logging.WARNING):
+        dataset = load_dataset(snapshot)
+    assert "loaded into memory" in caplog.text
+    assert same(quads(dataset.store, DATA_GRAPH), snapshot / GRAPH_NT.name, "nt")
+    assert list(folder.iterdir()) == []  # not built over: left as found
+
+
 def test_a_live_server_answers_from_either_store(snapshot: Path) -> None:
     """Through ``kg serve``: the same count of triples from the store on disk and, with the
     store's place taken, from memory (and the log says why)."""

@@ -70,7 +70,8 @@ def open_disk_store(
         if not folder.is_dir():
             _build(snapshot, folder, data_graph, ontology_graph)
         return ox.Store.read_only(str(folder))
-    except (OSError, subprocess.SubprocessError) as error:
+    except (OSError, RuntimeError, subprocess.SubprocessError) as error:  # RuntimeError: a
+        # store pyoxigraph cannot read (another version's format): memory, not a failed start
         logging.getLogger(__name__).warning(
             "kg: the store is loaded into memory: no store on disk in %s: %s", snapshot, error
         )
