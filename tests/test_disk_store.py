@@ -18,7 +18,6 @@ import pyoxigraph as ox
 import pytest
 import rdflib
 from rdflib.compare import isomorphic
-from rdflib.namespace import XSD
 
 from kg.manifest import GRAPH_NT, ONTOLOGY, read_manifest
 from server.services.dataset import (
@@ -45,25 +44,10 @@ def version_of(snapshot: Path) -> str:
     return publication_version(read_manifest(snapshot))
 
 
-def _term(term: object) -> rdflib.term.Node:
-    if isinstance(term, ox.NamedNode):
-        return rdflib.URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return rdflib.BNode(term.value)
-    assert isinstance(term, ox.Literal)
-    if term.language:
-        return rdflib.Literal(term.value, lang=term.language)
-    if term.datatype.value == str(XSD.string):  # rdflib: a plain literal
-        return rdflib.Literal(term.value)
-    return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype.value))
-
-
 def quads(store: ox.Store, graph: str) -> rdflib.Graph:
-    """The triples of ``graph`` in ``store``, as an rdflib graph."""
-    found = rdflib.Graph()
-    for quad in store.quads_for_pattern(None, None, None, ox.NamedNode(graph)):
-        found.add((_term(quad.subject), _term(quad.predicate), _term(quad.object)))
-    return found
+    """The triples of ``graph`` in ``store``, as the store writes them, read by rdflib."""
+    data = store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(graph))
+    return rdflib.Graph().parse(data=data, format="nt")
 
 
 def same(found: rdflib.Graph, path: Path, format: str) -> bool:
