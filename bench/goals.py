@@ -106,6 +106,8 @@ def serving(figures: Figures) -> Iterator[Row]:
     for scale in SCALES:
         rss = figures.get(f"mix: x{scale} ours rss MiB")
         yield at_most(f"×{scale} RSS per worker ≤ 100 MiB", rss, 100.0, " MiB")
+    rss = figures.get("history: rss per worker MiB")
+    yield at_most("RSS per worker with every release ≤ 100 MiB", rss, 100.0, " MiB")
     kept = figures.get("query_lane: lookup kept under abuse")
     kept = None if kept is None else kept * 100
     yield at_least("lookups kept under abuse ≥ 90 % (median)", kept, 90.0, " %")

@@ -11,8 +11,12 @@ children):
     the run before cached after the full build, its parses and its release build, is removed
     first, so that the commit is new again each time);
   * whether releases share parses: the Markdown files of all releases (``git ls-tree``), the
-    distinct ones (path and blob), and the parse results the full build kept (each one parse).
-Goals (issue 12, this 2-core machine): full <= 15 s, one new commit <= 2 s.
+    distinct ones (path and blob), and the parse results the full build kept (each one parse);
+  * the publication served (``kg serve --dist``, 2 workers) after ``/releases``, the diff of the
+    first and the last release and a page of each release: the resident memory per worker
+    and, where pages are shared between processes, PSS of all its processes together.
+Goals (issue 12, this 2-core machine): full <= 15 s, one new commit <= 2 s; (issue 10) RSS per
+worker <= 100 MiB, with every release too.
 
 Usage: python bench/history.py [--bundle PATH] [--validate] [--repeat N] [--tree DIR]
 
@@ -31,10 +35,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.harness import our_server, proportional_mib, record, rss_mib  # noqa: E402
+
 DEFAULT_BUNDLE = REPO.parent / "shared" / "corpus" / "algoritmekader.bundle"
 
 
@@ -83,6 +93,43 @@ def repeated(
     label = f"{name} (median of {times})" if times > 1 else name
     walls, cpus = [run[0] for run in runs], [run[1] for run in runs]
     return label, statistics.median(walls), statistics.median(cpus), runs[-1][2]
+
+
+def release_tags(repo: Path) -> list[str]:
+    """The release tags, oldest first."""
+    return subprocess.run(
+        ["git", "-C", str(repo), "tag", "--list", "v*", "--sort=v:refname"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+
+
+def served_memory(dist: Path, tags: list[str]) -> str:
+    """The memory of ``kg serve --dist`` on the history publication, after the pages that read
+    the releases: ``/releases``, the diff of the first and last release, and a page as each
+    release had it (recorded for bench/goals.py: the largest RSS per worker)."""
+    paths = ["/releases", f"/diff/{tags[0]}..{tags[-1]}"]
+    paths += [f"/id/urn:nl:ak:ver:aia-01?release={tag}" for tag in tags]
+    with our_server(dist) as server:
+        base = server.base
+        statuses = []
+        for path in paths * 2:  # each worker, most likely, answers some of them
+            try:
+                with urllib.request.urlopen(base + path, timeout=300) as response:
+                    response.read()
+                    statuses.append(response.status)
+            except urllib.error.HTTPError as error:
+                statuses.append(error.code)
+        rss = rss_mib(server.pid)
+        each, total = proportional_mib(server.pid)
+    record("history", {"rss per worker MiB": max(rss)})
+    answered = sum(1 for status in statuses if status == 200)
+    return (
+        f"served (2 workers), after {len(statuses)} requests ({answered} answered 200): RSS per "
+        f"worker {', '.join(f'{m:.0f}' for m in rss)} MiB; PSS per worker "
+        f"{', '.join(f'{m:.0f}' for m in each)}, all processes together {total:.0f} MiB"
+    )
 
 
 def parse_sharing(repo: Path, cache: Path) -> str:
@@ -134,6 +181,7 @@ def main() -> None:
         forget = functools.partial(forget_since, cache, built)
         rows.append(repeated("one new commit", args.repeat, build, forget))
         sizes = {path.name: path.stat().st_size for path in sorted(out.glob("releases.*"))}
+        memory = served_memory(out, release_tags(repo))
     print(f"{'build':<40} {'wall s':>7} {'CPU s':>7}  summary")
     for name, wall, cpu, summary in rows:
         print(f"{name:<40} {wall:7.2f} {cpu:7.2f}  {summary}")
@@ -141,6 +189,7 @@ def main() -> None:
         "dataset files: " + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in sizes.items())
     )
     print(sharing)
+    print(memory)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import shutil
 import threading
 import urllib.parse
 import urllib.request
+import warnings
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -19,10 +20,11 @@ import pytest
 import rdflib
 from rdflib.compare import isomorphic
 
-from kg.manifest import GRAPH_NT, ONTOLOGY, read_manifest
+from kg.manifest import GRAPH_NT, ONTOLOGY, RELEASES_NQ, read_manifest
 from server.services.dataset import (
     DATA_GRAPH,
     ONTOLOGY_GRAPH,
+    SNAPSHOT_PARTS,
     load_dataset,
     publication_version,
 )
@@ -60,14 +62,14 @@ def same(found: rdflib.Graph, path: Path, format: str) -> bool:
 
 def test_the_store_holds_the_snapshot_and_is_built_once(snapshot: Path) -> None:
     version = version_of(snapshot)
-    store = open_disk_store(snapshot, version, DATA_GRAPH, ONTOLOGY_GRAPH)
+    store = open_disk_store(snapshot, version, SNAPSHOT_PARTS)
     assert store is not None
     assert same(quads(store, DATA_GRAPH), snapshot / GRAPH_NT.name, "nt")
     assert same(quads(store, ONTOLOGY_GRAPH), snapshot / ONTOLOGY.name, "turtle")
     folder = store_folder(snapshot, version)
     built = folder.stat().st_ino, sorted(path.name for path in folder.iterdir())
     # opened again (another worker, a restart): the same folder, not built again
-    again = open_disk_store(snapshot, version, DATA_GRAPH, ONTOLOGY_GRAPH)
+    again = open_disk_store(snapshot, version, SNAPSHOT_PARTS)
     assert again is not None
     assert (folder.stat().st_ino, sorted(path.name for path in folder.iterdir())) == built
     assert [p.name for p in snapshot.glob(f"{FOLDER_PREFIX}*")] == [folder.name]
@@ -81,9 +83,7 @@ def test_processes_building_at_once_leave_one_store(snapshot: Path) -> None:
     stores: list[ox.Store | None] = []
     threads = [
         threading.Thread(
-            target=lambda: stores.append(
-                open_disk_store(snapshot, version, DATA_GRAPH, ONTOLOGY_GRAPH)
-            )
+            target=lambda: stores.append(open_disk_store(snapshot, version, SNAPSHOT_PARTS))
         )
         for _ in range(3)
     ]
@@ -100,6 +100,65 @@ def test_processes_building_at_once_leave_one_store(snapshot: Path) -> None:
     ]
 
 
+#: A release history in two graphs, with a blank node and a literal in each (N-Quads).
+RELEASES = """\
+<urn:x:v1> <urn:x:p> "een"@nl <urn:x:release:v1> .
+<urn:x:v1> <urn:x:q> _:b1 <urn:x:release:v1> .
+_:b1 <urn:x:p> "1"^^<http://www.w3.org/2001/XMLSchema#integer> <urn:x:release:v1> .
+<urn:x:v2> <urn:x:p> "twee"@nl <urn:x:release:v2> .
+<urn:x:v2> <urn:x:q> _:b2 <urn:x:release:v2> .
+_:b2 <urn:x:p> "2"^^<http://www.w3.org/2001/XMLSchema#integer> <urn:x:release:v2> .
+<urn:x:release:v2> <urn:x:after> <urn:x:release:v1> .
+"""
+
+
+def release_graphs(store: ox.Store) -> dict[str, rdflib.Graph]:
+    """Each graph of ``store``, as the store writes it, read by rdflib."""
+    return graphs_of(store.dump(format=ox.RdfFormat.N_QUADS).decode())
+
+
+def graphs_of(nquads: str) -> dict[str, rdflib.Graph]:
+    """Each graph of N-Quads ``nquads`` by name, as rdflib reads them."""
+    dataset = rdflib.Dataset()
+    with warnings.catch_warnings():  # rdflib's N-Quads parser uses its own deprecated API
+        warnings.simplefilter("ignore", DeprecationWarning)
+        dataset.parse(data=nquads, format="nquads")
+    graphs: dict[str, rdflib.Graph] = {}
+    for subject, predicate, value, graph in dataset.quads((None, None, None, None)):
+        name = str(graph.identifier if isinstance(graph, rdflib.Graph) else graph)
+        graphs.setdefault(name, rdflib.Graph()).add((subject, predicate, value))
+    return graphs
+
+
+def test_the_releases_are_read_from_a_store_of_their_own(
+    snapshot: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``releases.nq`` (``kg build --git``) in a read-only store on disk beside the snapshot's;
+    and, with its place taken, in memory, with the reason in the log. Either way it holds
+    each graph of the file, as rdflib reads it."""
+    (snapshot / RELEASES_NQ.name).write_text(RELEASES, encoding="utf-8")
+    wanted = graphs_of(RELEASES)
+    assert len(wanted) == 3  # the two releases and the default graph (lineage)
+    dataset = load_dataset(snapshot)
+    assert dataset.releases is not None
+    folder = store_folder(snapshot, dataset.version, "releases")
+    assert folder.is_dir() and store_folder(snapshot, dataset.version).is_dir()
+    found = release_graphs(dataset.releases)
+    assert found.keys() == wanted.keys()
+    assert all(isomorphic(found[name], wanted[name]) for name in wanted)
+    with pytest.raises(RuntimeError, match="read-write"):
+        dataset.releases.update("INSERT DATA { <urn:x:a> <urn:x:b> <urn:x:c> }")
+    shutil.rmtree(folder)
+    folder.write_text("in the way")
+    with caplog.at_level(logging.WARNING):
+        again = load_dataset(snapshot)
+    assert "the releases store is loaded into memory" in caplog.text
+    assert again.releases is not None
+    found = release_graphs(again.releases)
+    assert found.keys() == wanted.keys()
+    assert all(isomorphic(found[name], wanted[name]) for name in wanted)
+
+
 def test_where_no_store_can_be_built_the_snapshot_is_loaded_into_memory(
     snapshot: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -108,7 +167,7 @@ def test_where_no_store_can_be_built_the_snapshot_is_loaded_into_memory(
     version = version_of(snapshot)
     store_folder(snapshot, version).write_text("in the way")
     with caplog.at_level(logging.WARNING):
-        assert open_disk_store(snapshot, version, DATA_GRAPH, ONTOLOGY_GRAPH) is None
+        assert open_disk_store(snapshot, version, SNAPSHOT_PARTS) is None
     assert "loaded into memory" in caplog.text and str(snapshot) in caplog.text
     dataset = load_dataset(snapshot)
     assert same(quads(dataset.store, DATA_GRAPH), snapshot / GRAPH_NT.name, "nt")

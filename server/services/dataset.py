@@ -10,12 +10,12 @@ swapped in. Each request is given the snapshot of its start (:func:`pin_snapshot
 ``flask.g``), so every answer (dumps, SPARQL, pages, VoID, health) comes from one Dataset even
 while the next is taken up. Requests read it through :func:`current_dataset`.
 
-Memory (issue 10): the store is on disk, read-only, built once per snapshot
-(:mod:`server.services.disk_store`; in memory only where the snapshot's folder cannot be
-written), so its pages are the kernel's page cache rather than every worker's. What loading a
-snapshot freed (the scan of every quad for the index and the counts) is handed back to the
-system before the master forks its workers (:func:`give_back_memory`), so the workers do not
-inherit it.
+Memory (issue 10): the store, and the store of the releases (``releases.nq``), are on disk,
+read-only, built once per snapshot (:mod:`server.services.disk_store`; in memory only where the
+snapshot's folder cannot be written), so their pages are the kernel's page cache rather than
+every worker's. What loading a snapshot freed (the scan of every quad for the index and the
+counts) is handed back to the system before the master forks its workers
+(:func:`give_back_memory`), so the workers do not inherit it.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from kg.manifest import (
 )
 from kg.namespace import DATA_GRAPH as DATA_GRAPH  # named graphs of the store, one home: kg
 from kg.namespace import ONTOLOGY_GRAPH as ONTOLOGY_GRAPH
-from server.services.disk_store import open_disk_store
+from server.services.disk_store import Part, open_disk_store
 from server.services.index import SiteIndex, build_index, install_index, pin_index
 from server.services.remote_store import open_store
 
@@ -105,12 +105,12 @@ def load_dataset(dist: Path, settings: Settings | None = None) -> Dataset:
     if not (dist / MANIFEST.name).is_file():
         raise PublicationMissing(f"{dist}: no publication here (run 'kg build' first)")
     manifest = read_manifest(dist)
-    releases = load_releases(dist)
     version = publication_version(manifest)
+    releases = load_releases(dist, version)
     if settings is not None and settings.store is not None:
         store = open_store(settings, releases)
     else:
-        store = open_disk_store(dist, version, DATA_GRAPH, ONTOLOGY_GRAPH) or load_store(dist)
+        store = open_disk_store(dist, version, SNAPSHOT_PARTS) or load_store(dist)
     return Dataset(
         path=dist,
         manifest=manifest,
@@ -121,6 +121,12 @@ def load_dataset(dist: Path, settings: Settings | None = None) -> Dataset:
         resources=read_resources(dist),
         releases=releases,
     )
+
+
+#: What the store of a snapshot holds: its graph and ontology, each in its named graph.
+SNAPSHOT_PARTS = (Part(GRAPH_NT.name, DATA_GRAPH), Part(ONTOLOGY.name, ONTOLOGY_GRAPH))
+#: What the store of its releases holds: ``releases.nq``, each quad in its own graph.
+RELEASE_PARTS = (Part(RELEASES_NQ.name),)
 
 
 def load_store(dist: Path) -> ox.Store:
@@ -140,11 +146,17 @@ def load_store(dist: Path) -> ox.Store:
     return store
 
 
-def load_releases(dist: Path) -> ox.Store | None:
-    """``releases.nq`` as published (None when the publication has no release history)."""
+def load_releases(dist: Path, version: str | None = None) -> ox.Store | None:
+    """``releases.nq`` as published (None when the publication has no release history): with
+    the snapshot's ``version``, from its store on disk (every release of upstream's history
+    is 386,000 quads: 130 MiB in memory), else, or where that cannot be, loaded into memory."""
     path = dist / RELEASES_NQ.name
     if not path.is_file():
         return None
+    if version is not None:
+        found = open_disk_store(dist, version, RELEASE_PARTS, "releases")
+        if found is not None:
+            return found
     store = ox.Store()
     store.bulk_load(path=str(path), format=ox.RdfFormat.N_QUADS)
     return store

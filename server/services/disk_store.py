@@ -1,4 +1,4 @@
-"""The web workers' store of a snapshot: on disk, opened read-only, its pages the kernel's.
+"""The web workers' stores of a snapshot: on disk, opened read-only, their pages the kernel's.
 
 Why: the server held each snapshot twice in memory and more. The master loaded it into an
 in-memory store that gunicorn's preload shares with the workers page by page, so every worker's
@@ -13,9 +13,12 @@ pages are the kernel's page cache, shared by every process and given back under 
 query lane keeps its in-memory store: its query processes open no file
 (:mod:`server.services.pool_child`).
 
-The store is built once per snapshot, in the snapshot's folder (``.store-<version>``, so that a
-folder whose files changed never reads an old one; pruning a snapshot removes its store with
-it), by a fresh interpreter: RocksDB's writer leaves threads behind, and the master forks its
+The same holds for the releases of ``kg build --git`` (``releases.nq``, a store of its own:
+every release of upstream's history is 386,000 quads, about 130 MiB in memory, which every
+worker's resident memory counted too). Each store is built once per snapshot, in the snapshot's
+folder (``.store-<version>``, ``.store-releases-<version>``, so that a folder whose files
+changed never reads an old one; pruning a snapshot removes its stores with it), by a fresh
+interpreter: RocksDB's writer leaves threads behind, and the master forks its
 workers after loading. It is built into a temporary folder and renamed into place: of two
 processes building it at once (two workers taking up a new snapshot), one rename wins and the
 other's copy is removed. Where the folder cannot be written (a publication mounted read-only,
@@ -30,24 +33,23 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyoxigraph as ox
 
-from kg.manifest import GRAPH_NT, ONTOLOGY
-
-#: The folder of the store in a snapshot, followed by the first characters of its version.
+#: The folder of a store in a snapshot, followed by its kind and the first characters of the
+#: snapshot's version.
 FOLDER_PREFIX = ".store-"
-#: The builder's program: ``FOLDER GRAPH.nt ONTOLOGY.ttl-or-"" DATA-GRAPH ONTOLOGY-GRAPH``.
+#: The builder's program: ``FOLDER`` then, per file, ``PATH EXTENSION GRAPH-or-""``.
 BUILD = (
     "import sys\n"
     "import pyoxigraph as ox\n"
-    "folder, graph, ontology, data, terms = sys.argv[1:6]\n"
-    "store = ox.Store(folder)\n"
-    "store.bulk_load(path=graph, format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(data))\n"
-    "if ontology:\n"
-    "    store.bulk_load(path=ontology, format=ox.RdfFormat.TURTLE,"
-    " to_graph=ox.NamedNode(terms))\n"
+    "store = ox.Store(sys.argv[1])\n"
+    "for path, extension, graph in zip(*[iter(sys.argv[2:])] * 3):\n"
+    "    into = {'to_graph': ox.NamedNode(graph)} if graph else {}\n"
+    "    store.bulk_load(path=path, format=ox.RdfFormat.from_extension(extension), **into)\n"
     "store.flush()\n"
     "store.optimize()\n"
 )
@@ -55,45 +57,52 @@ BUILD = (
 BUILD_SECONDS = 600.0
 
 
-def store_folder(snapshot: Path, version: str) -> Path:
-    return snapshot / f"{FOLDER_PREFIX}{version[:16]}"
+@dataclass(frozen=True)
+class Part:
+    """A file of the snapshot loaded into a store: its name, and the named graph its triples
+    go into (None: N-Quads, each quad into its own graph). A file the snapshot does not have
+    is left out."""
+
+    name: str
+    graph: str | None = None
+
+
+def store_folder(snapshot: Path, version: str, kind: str = "") -> Path:
+    """Where the snapshot's store of ``kind`` ("": the snapshot's graph) is."""
+    return snapshot / f"{FOLDER_PREFIX}{kind + '-' if kind else ''}{version[:16]}"
 
 
 def open_disk_store(
-    snapshot: Path, version: str, data_graph: str, ontology_graph: str
+    snapshot: Path, version: str, parts: Sequence[Part], kind: str = ""
 ) -> ox.Store | None:
-    """The snapshot's graph and ontology (in named graphs ``data_graph`` and
-    ``ontology_graph``) in a read-only store on disk, built first if need be; None (and a
-    warning saying why) where it cannot be built or opened."""
-    folder = store_folder(snapshot, version)
+    """The ``parts`` of the snapshot (of ``version``) in a read-only store on disk, built first
+    if need be; None (and a warning saying why) where it cannot be built or opened."""
+    folder = store_folder(snapshot, version, kind)
     try:
         if not folder.is_dir():
-            _build(snapshot, folder, data_graph, ontology_graph)
+            _build(snapshot, folder, parts)
         return ox.Store.read_only(str(folder))
     except (OSError, RuntimeError, subprocess.SubprocessError) as error:  # RuntimeError: a
         # store pyoxigraph cannot read (another version's format): memory, not a failed start
         logging.getLogger(__name__).warning(
-            "kg: the store is loaded into memory: no store on disk in %s: %s", snapshot, error
+            "kg: the %s is loaded into memory: no store on disk in %s: %s",
+            f"{kind} store" if kind else "store",
+            snapshot,
+            error,
         )
         return None
 
 
-def _build(snapshot: Path, folder: Path, data_graph: str, ontology_graph: str) -> None:
-    ontology = snapshot / ONTOLOGY.name
+def _build(snapshot: Path, folder: Path, parts: Sequence[Part]) -> None:
+    files = []
+    for part in parts:
+        path = snapshot / part.name
+        if path.is_file():
+            files += [str(path), path.suffix.lstrip("."), part.graph or ""]
     building = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}building-", dir=snapshot))
     try:
         built = subprocess.run(
-            [
-                sys.executable,
-                "-I",
-                "-c",
-                BUILD,
-                str(building / "store"),
-                str(snapshot / GRAPH_NT.name),
-                str(ontology) if ontology.is_file() else "",
-                data_graph,
-                ontology_graph,
-            ],
+            [sys.executable, "-I", "-c", BUILD, str(building / "store"), *files],
             check=False,
             capture_output=True,
             timeout=BUILD_SECONDS,
