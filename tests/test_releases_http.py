@@ -374,6 +374,12 @@ def test_a_release_qualified_urn_gives_that_release_s_meaning(
         and t.subject.value == "urn:nl:ak:ver:aia-37"
     ]
     assert titles == [title]
+    # every triple about it in that release's graph (releases.nq as the fixture read it), and
+    # nothing else about it
+    graph, subject = ox.NamedNode("urn:nl:ak:release:v1.5.1"), ox.NamedNode("urn:nl:ak:ver:aia-37")
+    had = {str(q.triple) for q in run.store.quads_for_pattern(subject, None, None, graph)}
+    served = ox.parse(turtle.data, format=ox.RdfFormat.TURTLE)
+    assert {str(t) for t in served if t.subject == subject} == had
     assert client.get("/id/urn:nl:ak:ver:aia-37?release=v9.9").status_code == 404
     assert client.get("/id/urn:nl:ak:ver:aia-50?release=v1.1").status_code == 404
 
