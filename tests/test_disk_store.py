@@ -8,8 +8,10 @@ test."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
+import time
 import urllib.parse
 import urllib.request
 import warnings
@@ -28,7 +30,12 @@ from server.services.dataset import (
     load_dataset,
     publication_version,
 )
-from server.services.disk_store import FOLDER_PREFIX, open_disk_store, store_folder
+from server.services.disk_store import (
+    BUILD_SECONDS,
+    FOLDER_PREFIX,
+    open_disk_store,
+    store_folder,
+)
 from tests.conftest import LiveServer
 
 COUNT = "SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
@@ -157,6 +164,28 @@ def test_the_releases_are_read_from_a_store_of_their_own(
     found = release_graphs(again.releases)
     assert found.keys() == wanted.keys()
     assert all(isomorphic(found[name], wanted[name]) for name in wanted)
+
+
+def test_a_killed_build_s_leftovers_go_when_a_store_is_next_opened(snapshot: Path) -> None:
+    """A temporary folder older than any live build (its server killed midway) is removed
+    when a store of that snapshot is next opened, built or not; a young one (a build in
+    progress elsewhere) is left alone."""
+    old, young = (
+        snapshot / f"{FOLDER_PREFIX}building-old",
+        snapshot / f"{FOLDER_PREFIX}building-new",
+    )
+    for folder in (old, young):
+        (folder / "store").mkdir(parents=True)
+        (folder / "store" / "000001.sst").write_bytes(b"half")
+    long_ago = time.time() - BUILD_SECONDS - 60
+    os.utime(old, (long_ago, long_ago))
+    assert open_disk_store(snapshot, version_of(snapshot), SNAPSHOT_PARTS) is not None
+    assert not old.exists() and young.is_dir()
+    # the store is there now: opened, not built, and a leftover goes all the same
+    (old / "store").mkdir(parents=True)
+    os.utime(old, (long_ago, long_ago))
+    assert open_disk_store(snapshot, version_of(snapshot), SNAPSHOT_PARTS) is not None
+    assert not old.exists() and young.is_dir()
 
 
 def test_where_no_store_can_be_built_the_snapshot_is_loaded_into_memory(

@@ -21,9 +21,10 @@ changed never reads an old one; pruning a snapshot removes its stores with it), 
 interpreter: RocksDB's writer leaves threads behind, and the master forks its
 workers after loading. It is built into a temporary folder and renamed into place: of two
 processes building it at once (two workers taking up a new snapshot), one rename wins and the
-other's copy is removed. Where the folder cannot be written (a publication mounted read-only,
-owned by the user who builds it), :func:`open_disk_store` says why and gives None: the caller
-loads the store into memory as before.
+other's copy is removed; what a build that was killed midway left is removed when a store of
+that snapshot is next opened, once no live build can own it. Where the folder cannot be written (a
+publication mounted read-only, owned by the user who builds it), :func:`open_disk_store` says
+why and gives None: the caller loads the store into memory as before.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +80,7 @@ def open_disk_store(
     """The ``parts`` of the snapshot (of ``version``) in a read-only store on disk, built first
     if need be; None (and a warning saying why) where it cannot be built or opened."""
     folder = store_folder(snapshot, version, kind)
+    _remove_leftovers(snapshot)
     try:
         if not folder.is_dir():
             _build(snapshot, folder, parts)
@@ -91,6 +94,19 @@ def open_disk_store(
             error,
         )
         return None
+
+
+def _remove_leftovers(snapshot: Path) -> None:
+    """Remove what builds that died left in ``snapshot`` (their server killed midway): a
+    temporary folder older than :data:`BUILD_SECONDS`, which no live build keeps (its builder
+    is stopped at that age); younger ones may be another process's build in progress."""
+    limit = time.time() - BUILD_SECONDS
+    for folder in snapshot.glob(f"{FOLDER_PREFIX}building-*"):
+        try:
+            if folder.is_dir() and folder.stat().st_mtime < limit:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # gone meanwhile: another process removed it
+            continue
 
 
 def _build(snapshot: Path, folder: Path, parts: Sequence[Part]) -> None:
