@@ -146,17 +146,16 @@ def load_store(dist: Path) -> ox.Store:
     return store
 
 
-def load_releases(dist: Path, version: str | None = None) -> ox.Store | None:
-    """``releases.nq`` as published (None when the publication has no release history): with
-    the snapshot's ``version``, from its store on disk (every release of upstream's history
-    is 386,000 quads: 130 MiB in memory), else, or where that cannot be, loaded into memory."""
+def load_releases(dist: Path, version: str) -> ox.Store | None:
+    """``releases.nq`` as published (None when the publication has no release history): from
+    the store on disk of the snapshot of ``version`` (every release of upstream's history is
+    386,000 quads: 130 MiB in memory), or, where that cannot be, loaded into memory."""
     path = dist / RELEASES_NQ.name
     if not path.is_file():
         return None
-    if version is not None:
-        found = open_disk_store(dist, version, RELEASE_PARTS, "releases")
-        if found is not None:
-            return found
+    found = open_disk_store(dist, version, RELEASE_PARTS, "releases")
+    if found is not None:
+        return found
     store = ox.Store()
     store.bulk_load(path=str(path), format=ox.RdfFormat.N_QUADS)
     return store
