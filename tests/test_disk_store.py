@@ -37,6 +37,7 @@ from server.services.disk_store import (
     store_folder,
 )
 from tests.conftest import LiveServer
+from tests.helpers import copy_publication
 
 COUNT = "SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
 
@@ -44,9 +45,7 @@ COUNT = "SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
 @pytest.fixture()
 def snapshot(sample_dist: Path, tmp_path: Path) -> Path:
     """A copy of the sample's snapshot folder, without any store built in it before."""
-    folder = tmp_path / "snapshot"
-    shutil.copytree(sample_dist.resolve(), folder, ignore=shutil.ignore_patterns(".store-*"))
-    return folder
+    return copy_publication(sample_dist.resolve(), tmp_path / "snapshot")
 
 
 def version_of(snapshot: Path) -> str:

@@ -48,7 +48,7 @@ from kg.manifest import (
 )
 from kg.namespace import DATA_GRAPH as DATA_GRAPH  # named graphs of the store, one home: kg
 from kg.namespace import ONTOLOGY_GRAPH as ONTOLOGY_GRAPH
-from server.services.disk_store import Part, open_disk_store
+from server.services.disk_store import Part, snapshot_store
 from server.services.index import SiteIndex, build_index, install_index, pin_index
 from server.services.remote_store import open_store
 
@@ -110,7 +110,7 @@ def load_dataset(dist: Path, settings: Settings | None = None) -> Dataset:
     if settings is not None and settings.store is not None:
         store = open_store(settings, releases)
     else:
-        store = open_disk_store(dist, version, SNAPSHOT_PARTS) or load_store(dist)
+        store = snapshot_store(dist, version, SNAPSHOT_PARTS)
     return Dataset(
         path=dist,
         manifest=manifest,
@@ -129,36 +129,13 @@ SNAPSHOT_PARTS = (Part(GRAPH_NT.name, DATA_GRAPH), Part(ONTOLOGY.name, ONTOLOGY_
 RELEASE_PARTS = (Part(RELEASES_NQ.name),)
 
 
-def load_store(dist: Path) -> ox.Store:
-    """The snapshot's graph and ontology in their named graphs of an in-memory store."""
-    store = ox.Store()
-    store.bulk_load(
-        path=str(dist / GRAPH_NT.name),
-        format=ox.RdfFormat.N_TRIPLES,
-        to_graph=ox.NamedNode(DATA_GRAPH),
-    )
-    if (dist / ONTOLOGY.name).is_file():
-        store.bulk_load(
-            path=str(dist / ONTOLOGY.name),
-            format=ox.RdfFormat.TURTLE,
-            to_graph=ox.NamedNode(ONTOLOGY_GRAPH),
-        )
-    return store
-
-
 def load_releases(dist: Path, version: str) -> ox.Store | None:
     """``releases.nq`` as published (None when the publication has no release history): from
     the store on disk of the snapshot of ``version`` (every release of upstream's history is
     386,000 quads: 130 MiB in memory), or, where that cannot be, loaded into memory."""
-    path = dist / RELEASES_NQ.name
-    if not path.is_file():
+    if not (dist / RELEASES_NQ.name).is_file():
         return None
-    found = open_disk_store(dist, version, RELEASE_PARTS, "releases")
-    if found is not None:
-        return found
-    store = ox.Store()
-    store.bulk_load(path=str(path), format=ox.RdfFormat.N_QUADS)
-    return store
+    return snapshot_store(dist, version, RELEASE_PARTS, "releases")
 
 
 def read_resources(dist: Path) -> Mapping[str, object]:

@@ -24,7 +24,7 @@ processes building it at once (two workers taking up a new snapshot), one rename
 other's copy is removed; what a build that was killed midway left is removed when a store of
 that snapshot is next opened, once no live build can own it. Where the folder cannot be written (a
 publication mounted read-only, owned by the user who builds it), :func:`open_disk_store` says
-why and gives None: the caller loads the store into memory as before.
+why and gives None, and :func:`snapshot_store` loads the same files into memory instead.
 """
 
 from __future__ import annotations
@@ -74,6 +74,24 @@ def store_folder(snapshot: Path, version: str, kind: str = "") -> Path:
     return snapshot / f"{FOLDER_PREFIX}{kind + '-' if kind else ''}{version[:16]}"
 
 
+def snapshot_store(snapshot: Path, version: str, parts: Sequence[Part], kind: str = "") -> ox.Store:
+    """The ``parts`` of the snapshot (of ``version``) in its read-only store on disk of
+    ``kind`` (:func:`open_disk_store`), or, where that cannot be, loaded into memory."""
+    return open_disk_store(snapshot, version, parts, kind) or load_in_memory(snapshot, parts)
+
+
+def load_in_memory(snapshot: Path, parts: Sequence[Part]) -> ox.Store:
+    """The ``parts`` of the snapshot in an in-memory store."""
+    store = ox.Store()
+    for path, extension, graph in _files(snapshot, parts):
+        rdf_format = ox.RdfFormat.from_extension(extension)
+        if graph:
+            store.bulk_load(path=path, format=rdf_format, to_graph=ox.NamedNode(graph))
+        else:
+            store.bulk_load(path=path, format=rdf_format)
+    return store
+
+
 def open_disk_store(
     snapshot: Path, version: str, parts: Sequence[Part], kind: str = ""
 ) -> ox.Store | None:
@@ -109,12 +127,19 @@ def _remove_leftovers(snapshot: Path) -> None:
             continue
 
 
-def _build(snapshot: Path, folder: Path, parts: Sequence[Part]) -> None:
-    files = []
+def _files(snapshot: Path, parts: Sequence[Part]) -> list[tuple[str, str, str]]:
+    """Each part the snapshot has: its path, its extension (its format) and its graph ("":
+    each quad's own)."""
+    found = []
     for part in parts:
         path = snapshot / part.name
         if path.is_file():
-            files += [str(path), path.suffix.lstrip("."), part.graph or ""]
+            found.append((str(path), path.suffix.lstrip("."), part.graph or ""))
+    return found
+
+
+def _build(snapshot: Path, folder: Path, parts: Sequence[Part]) -> None:
+    files = [text for file in _files(snapshot, parts) for text in file]
     building = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}building-", dir=snapshot))
     try:
         built = subprocess.run(
